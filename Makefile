@@ -1,0 +1,46 @@
+# platemask — common tasks. `make demo` and `make test` work on a fresh
+# Debian machine with Go installed.
+
+GO ?= go
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libopencv-dev opencv-data pkg-config
+
+.PHONY: setup build demo test bench vet clean test-servers
+
+# System libraries: OpenCV 4.6 and its data files (the Haar plate cascade).
+setup:
+	@if pkg-config --exists opencv4 && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ]; then \
+		echo "setup: OpenCV $$(pkg-config --modversion opencv4) present"; \
+	else \
+		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+build: setup
+	$(GO) build -o bin/platemask ./cmd/platemask
+
+# Generate sample camera images and redact them.
+demo: build
+	rm -rf demo && bin/platemask samples demo/in
+	bin/platemask redact --keys demo/keys.json --out demo/out --manifest demo/manifest.csv demo/in
+	@echo; echo "inputs:  demo/in   outputs: demo/out   mapping: demo/manifest.csv"; cat demo/manifest.csv
+
+vet:
+	test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+# Unit, integration and dataset tests, then the Mat-leak check.
+test: setup vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -tags matprofile -run 'NoMatLeaks' ./...
+
+# Speed against the codec floor on the dev photos (needs ../shared).
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 60x ./redact
+
+clean:
+	rm -rf bin demo
+
+# Local S3 (versitygw) and Azure Blob (Azurite) servers for the store,
+# reprocess, audit and share tests, installed under .cache/ (gitignored).
+test-servers:
+	GO=$(GO) scripts/test-servers.sh

@@ -1,0 +1,196 @@
+// Package eval is the `platemask eval` command: detection quality and speed
+// on labelled images, several detectors side by side in one run.
+package eval
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/eval"
+)
+
+// Options are the command's flags.
+type Options struct {
+	IO          *cmdutil.IOStreams
+	Labels      string
+	Images      string
+	Detectors   []string
+	Model       string
+	NetModel    string
+	NetManifest string
+	Cascade     string
+	Margin      float64
+	Coverage    float64
+	Threads     int
+	Limit       int
+	JSON        bool
+}
+
+// New returns the cobra command.
+func New(io *cmdutil.IOStreams) *cobra.Command {
+	o := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "eval --labels CSV --images DIR",
+		Short: "Measure plate detection on labelled images",
+		Long: `Measure detectors on labelled images: recall (the share of labelled plates
+whose box is at least --coverage covered by the redacted regions), the share
+of image area redacted away from labelled plates, milliseconds per image
+(detection only, on --threads OpenCV threads), and images that hold a plate
+but got no region at all (quarantined by policy), overall and per file-name
+prefix. Each --detector entry is one column; join names with + for an
+ensemble.`,
+		Example: `  platemask eval --labels ../shared/datasets/plates-dev/labels.csv \
+      --images ../shared/datasets/plates-dev/images \
+      --detector haar,yunet,platenet,platenet+haar \
+      --model ../shared/models/license_plate_detection_lpd_yunet_2022may.onnx`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Labels, "labels", "", "labels CSV: image,x,y,w,h (required)")
+	f.StringVar(&o.Images, "images", "", "folder of the labelled images (required)")
+	f.StringSliceVar(&o.Detectors, "detector", []string{strings.Join(detect.DefaultNames, "+")}, "detectors to compare; a+b is an ensemble")
+	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
+	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
+	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file")
+	f.Float64Var(&o.Margin, "margin", -1, "padding as a fraction of box height (-1: calibrated per detector)")
+	f.Float64Var(&o.Coverage, "coverage", eval.DefaultCoverage, "share of a plate's box that must be covered")
+	f.IntVar(&o.Threads, "threads", 1, "OpenCV threads")
+	f.IntVar(&o.Limit, "limit", 0, "evaluate only the first N labelled images (0: all)")
+	f.BoolVar(&o.JSON, "json", false, "print the reports as JSON")
+	return cmd
+}
+
+// Run evaluates and prints the reports.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	reports, err := Evaluate(ctx, o)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, reports)
+	}
+	return printTable(o, reports)
+}
+
+// Evaluate runs every detector on every labelled image. Each image is
+// decoded once and shown to all detectors in turn.
+func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
+	if o.Labels == "" || o.Images == "" {
+		return nil, cmdutil.UsageError("--labels and --images are required")
+	}
+	f, err := os.Open(o.Labels)
+	if err != nil {
+		return nil, cmdutil.UsageError("--labels: %w", err)
+	}
+	labels, err := eval.ReadLabels(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(labels))
+	for n := range labels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if o.Limit > 0 && o.Limit < len(names) {
+		names = names[:o.Limit]
+	}
+	detect.SetThreads(o.Threads)
+
+	var dets []detect.Detector
+	defer func() {
+		for _, d := range dets {
+			if d != nil {
+				d.Close()
+			}
+		}
+	}()
+	reports := make([]*eval.Report, len(o.Detectors))
+	for i, spec := range o.Detectors {
+		c := detect.NewDefaultConfig()
+		c.Names = strings.Split(spec, "+")
+		c.Margin, c.Cascade, c.YuNetModel = o.Margin, o.Cascade, o.Model
+		c.NetModel, c.NetManifest = o.NetModel, o.NetManifest
+		d, err := detect.New(c)
+		if err != nil {
+			return nil, cmdutil.UsageError("--detector %s: %w", spec, err)
+		}
+		dets = append(dets, d)
+		reports[i] = eval.NewReport(spec)
+	}
+	lim := codec.DefaultLimits()
+	for k, name := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(filepath.Join(o.Images, name))
+		if err != nil {
+			return nil, fmt.Errorf("labelled image %d: %w", k+1, err)
+		}
+		img, err := codec.Decode(data, lim)
+		if err != nil {
+			return nil, fmt.Errorf("labelled image %s: %w", name, err)
+		}
+		for i, d := range dets {
+			var rects []image.Rectangle
+			start := time.Now()
+			if d != nil {
+				found, err := d.Detect(img)
+				if err != nil {
+					img.Close()
+					return nil, fmt.Errorf("%s on %s: %w", o.Detectors[i], name, err)
+				}
+				for _, r := range found {
+					rects = append(rects, r.Rect)
+				}
+			}
+			elapsed := time.Since(start).Seconds()
+			s := eval.Score(img.Bounds(), rects, labels[name], o.Coverage)
+			s.Seconds = elapsed
+			reports[i].Add(name, s)
+		}
+		img.Close()
+		if o.IO.ErrTTY {
+			fmt.Fprintf(o.IO.ErrOut, "\r%d/%d images", k+1, len(names))
+		}
+	}
+	if o.IO.ErrTTY {
+		fmt.Fprintln(o.IO.ErrOut)
+	}
+	return reports, nil
+}
+
+func printTable(o *Options, reports []*eval.Report) error {
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DETECTOR\tPREFIX\tIMAGES\tPLATES\tRECALL\tAREA AWAY\tMS/IMAGE\tQUARANTINED")
+	row := func(det, prefix string, s *eval.Summary) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f%%\t%.2f%%\t%.1f\t%d\n", det, prefix, s.Images, s.Plates,
+			100*s.Recall, s.AwayPercent, s.MsPerImage, s.Quarantined)
+	}
+	for _, r := range reports {
+		for _, p := range r.Prefixes() {
+			row(r.Detector, p, r.ByPrefix[p])
+		}
+		row(r.Detector, "all", &r.Overall)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,105 @@
+package eval_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/platemask/platemask/command"
+	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/eval"
+	"github.com/platemask/platemask/internal/testenv"
+	"github.com/platemask/platemask/synth"
+)
+
+func runJSON(t *testing.T, args ...string) []eval.Report {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := command.Execute(&cmdutil.IOStreams{Out: &out, ErrOut: &errOut}, append(args, "--json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var reports []eval.Report
+	if err := json.Unmarshal(out.Bytes(), &reports); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	return reports
+}
+
+// TestEvalGenerated scores detectors on generated scenes whose plate boxes
+// are known exactly.
+func TestEvalGenerated(t *testing.T) {
+	dir := t.TempDir()
+	var labels strings.Builder
+	labels.WriteString("image,x,y,w,h\n")
+	for i := 0; i < 4; i++ {
+		img, plates, err := synth.Scene(int64(100+i), 640, 360, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := synth.EncodeJPEG(img, 90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("gen-%d.jpg", i)
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range plates {
+			r := p.Rect
+			fmt.Fprintf(&labels, "%s,%d,%d,%d,%d\n", name, r.Min.X, r.Min.Y, r.Dx(), r.Dy())
+		}
+	}
+	labelsPath := filepath.Join(dir, "labels.csv")
+	if err := os.WriteFile(labelsPath, []byte(labels.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reports := runJSON(t, "eval", "--labels", labelsPath, "--images", dir, "--detector", "none,platenet")
+	if len(reports) != 2 {
+		t.Fatalf("%d reports", len(reports))
+	}
+	none, net := reports[0].Overall, reports[1].Overall
+	if none.Plates != 8 || none.Found != 0 || none.Quarantined != 4 || none.AwayPercent != 0 {
+		t.Errorf("none: %+v", none)
+	}
+	if reports[1].ByPrefix["gen"] == nil || net.Plates != 8 {
+		t.Errorf("platenet report %+v", reports[1])
+	}
+	t.Logf("platenet on generated scenes: recall %.2f, area away %.2f%%", net.Recall, net.AwayPercent)
+}
+
+// TestEvalDevPhotos measures the default detector on every labelled photo
+// and holds it to the quality targets.
+func TestEvalDevPhotos(t *testing.T) {
+	images, labels := testenv.DevImages(t)
+	if testing.Short() {
+		t.Skip("skipped in -short mode: evaluates every labelled photo")
+	}
+	reports := runJSON(t, "eval", "--labels", labels, "--images", images)
+	r := reports[0]
+	for _, p := range append([]string{"all"}, "oa-eu", "oa-us", "oa-br", "ro") {
+		s := &r.Overall
+		if p != "all" {
+			s = r.ByPrefix[p]
+		}
+		if s == nil {
+			t.Errorf("no %s images", p)
+			continue
+		}
+		t.Logf("%-6s recall %.4f (%d/%d) area away %.2f%% %.1f ms/image quarantined %d",
+			p, s.Recall, s.Found, s.Plates, s.AwayPercent, s.MsPerImage, s.Quarantined)
+		if s.Recall < minRecall[p] {
+			t.Errorf("%s: recall %.4f below %.3f", p, s.Recall, minRecall[p])
+		}
+	}
+	if r.Overall.AwayPercent > 2 {
+		t.Errorf("area redacted away from plates %.2f%%, want at most 2%%", r.Overall.AwayPercent)
+	}
+}
+
+// minRecall are the floors the shipped detector must hold on the dev photos.
+var minRecall = map[string]float64{"all": 0.9, "oa-eu": 0.9, "oa-us": 0.9, "oa-br": 0.9, "ro": 0.9}

@@ -1,0 +1,442 @@
+// Package redact is the `platemask redact` command: redact JPEG files and
+// folders into an output folder, no queue needed.
+package redact
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/keys"
+	"github.com/platemask/platemask/redact"
+)
+
+// Options are the command's flags.
+type Options struct {
+	IO *cmdutil.IOStreams
+
+	Inputs      []string
+	Out         string
+	Manifest    string
+	Regions     string
+	NoDetect    bool
+	Method      string
+	Margin      float64
+	Detectors   string
+	Model       string
+	NetModel    string
+	NetManifest string
+	Cascade     string
+	Workers     int
+	NoPlate     string
+	TimeBucket  string
+	Camera      string
+	NamePattern string
+	KeyFile     string
+	Quality     int
+	MaxBytes    int64
+	MaxPixels   int64
+}
+
+// New returns the cobra command.
+func New(io *cmdutil.IOStreams) *cobra.Command {
+	lim := codec.DefaultLimits()
+	o := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "redact [flags] INPUT...",
+		Short: "Redact plates in JPEG files or folders",
+		Long: `Redact licence plates in JPEG files and folders (searched recursively for
+.jpg/.jpeg) and write each result to --out under an opaque name, with a
+JSON record beside it. Images in which no plate is found are quarantined
+(not written) unless --no-plate=keep. Bad input is reported and skipped.
+
+Exit status: 0 when every input was redacted or quarantined, 1 when any
+failed, 2 on usage errors.`,
+		Example: `  platemask redact --out redacted/ camera-dump/
+  platemask redact --out redacted/ --manifest map.csv --method fill a.jpg b.jpg
+  platemask redact --out redacted/ --no-detect --regions boxes.csv review/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Inputs = args
+			return Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Out, "out", "", "output folder (required)")
+	f.StringVar(&o.Manifest, "manifest", "", "write a CSV mapping inputs to outputs (holds original names: keep it private)")
+	f.StringVar(&o.Regions, "regions", "", "CSV of extra regions to redact: image,x,y,w,h (image = input base name)")
+	f.BoolVar(&o.NoDetect, "no-detect", false, "redact only the --regions, run no detector")
+	f.StringVar(&o.Method, "method", "blur", "how to destroy a region: blur or fill (both use only surrounding pixels)")
+	f.Float64Var(&o.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: each detector's calibrated padding)")
+	f.StringVar(&o.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
+	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
+	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
+	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
+	f.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images processed in parallel")
+	f.StringVar(&o.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (write nothing) or keep")
+	f.StringVar(&o.TimeBucket, "time-bucket", "day", "time kept in records from file names: none, day or hour")
+	f.StringVar(&o.Camera, "camera", "", "camera id for every input (default: parsed from file names)")
+	f.StringVar(&o.NamePattern, "name-pattern", "", "regexp with named groups camera, time, plate for your camera's file names")
+	f.StringVar(&o.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
+	f.IntVar(&o.Quality, "quality", codec.DefaultQuality, "JPEG quality of outputs")
+	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse inputs larger than this")
+	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse inputs with more pixels than this")
+	return cmd
+}
+
+// Status of one input in the manifest.
+const (
+	StatusRedacted    = "redacted"
+	StatusQuarantined = "quarantined"
+	StatusFailed      = "failed"
+)
+
+// Result is one manifest row.
+type Result struct {
+	Input   string
+	Output  string // relative to --out
+	Status  string
+	Regions int
+	Reason  string
+}
+
+type config struct {
+	proc     func() (*redact.Processor, error)
+	parser   *ingest.Parser
+	manual   map[string][]image.Rectangle
+	closeAll func()
+}
+
+// Run redacts o.Inputs.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg, err := setup(o)
+	if err != nil {
+		return err
+	}
+	defer cfg.closeAll()
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return fmt.Errorf("output folder: %w", err)
+	}
+
+	var paths []string
+	if err := ingest.Walk(o.Inputs, func(p string) error { paths = append(paths, p); return nil }); err != nil {
+		return cmdutil.UsageError("%w", err)
+	}
+	results := make([]Result, len(paths))
+	progress := newProgress(o.IO, len(paths))
+
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var setupErr error
+	var once sync.Once
+	for w := 0; w < max(1, o.Workers); w++ {
+		p, err := cfg.proc()
+		if err != nil {
+			once.Do(func() { setupErr = err })
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p.Detector != nil {
+				defer p.Detector.Close()
+			}
+			for i := range jobs {
+				results[i] = one(ctx, p, cfg, o, paths[i])
+				progress.done(i, results[i])
+			}
+		}()
+	}
+	if setupErr != nil {
+		close(jobs)
+		wg.Wait()
+		return setupErr
+	}
+feed:
+	for i := range paths {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	progress.finish()
+
+	if o.Manifest != "" {
+		if err := writeManifest(o.Manifest, results); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Status == StatusFailed {
+			return cmdutil.Failed
+		}
+	}
+	return nil
+}
+
+func setup(o *Options) (*config, error) {
+	method, err := redact.ParseMethod(o.Method)
+	if err != nil {
+		return nil, cmdutil.UsageError("--method: %w", err)
+	}
+	noPlate, err := redact.ParseNoPlate(o.NoPlate)
+	if err != nil {
+		return nil, cmdutil.UsageError("--no-plate: %w", err)
+	}
+	bucket, err := redact.ParseTimeBucket(o.TimeBucket)
+	if err != nil {
+		return nil, cmdutil.UsageError("--time-bucket: %w", err)
+	}
+	if o.Out == "" {
+		return nil, cmdutil.UsageError("--out is required")
+	}
+	if o.NoDetect && o.Regions == "" {
+		return nil, cmdutil.UsageError("--no-detect needs --regions")
+	}
+	lim := codec.Limits{MaxBytes: o.MaxBytes, MaxPixels: o.MaxPixels, MaxSide: codec.DefaultLimits().MaxSide}
+	if err := lim.Validate(); err != nil {
+		return nil, cmdutil.UsageError("%w", err)
+	}
+	parser, err := ingest.NewParser(o.NamePattern)
+	if err != nil {
+		return nil, cmdutil.UsageError("--name-pattern: %w", err)
+	}
+	dc := detect.NewDefaultConfig()
+	dc.Names = splitList(o.Detectors)
+	dc.Margin = o.Margin
+	dc.Cascade, dc.YuNetModel = o.Cascade, o.Model
+	dc.NetModel, dc.NetManifest = o.NetModel, o.NetManifest
+	if o.NoDetect {
+		dc.Names = []string{"none"}
+	}
+	if err := dc.Validate(); err != nil {
+		return nil, cmdutil.UsageError("--detector: %w", err)
+	}
+	cfg := &config{parser: parser, closeAll: func() {}}
+	if o.Regions != "" {
+		f, err := os.Open(o.Regions)
+		if err != nil {
+			return nil, cmdutil.UsageError("--regions: %w", err)
+		}
+		cfg.manual, err = redact.ReadRegions(f)
+		f.Close()
+		if err != nil {
+			return nil, cmdutil.UsageError("--regions: %w", err)
+		}
+	}
+	ring, err := keys.Load(o.KeyFile, o.IO.ErrOut)
+	if err != nil {
+		return nil, err
+	}
+	// Workers run side by side: one OpenCV thread each.
+	detect.SetThreads(1)
+	policy := redact.Policy{Method: method, TimeBucket: bucket, NoPlate: noPlate}
+	if o.Margin >= 0 {
+		policy.Margin = &o.Margin
+	}
+	cfg.proc = func() (*redact.Processor, error) {
+		d, err := detect.New(dc)
+		if err != nil {
+			return nil, err
+		}
+		return &redact.Processor{Limits: lim, Detector: d, Models: detect.Versions(d), Keys: ring, Policy: policy, Quality: o.Quality}, nil
+	}
+	return cfg, nil
+}
+
+// one processes a single input and writes its output.
+func one(ctx context.Context, p *redact.Processor, cfg *config, o *Options, path string) Result {
+	res := Result{Input: path}
+	fail := func(err error) Result {
+		res.Status, res.Reason = StatusFailed, err.Error()
+		return res
+	}
+	data, err := readLimited(path, p.Limits.MaxBytes)
+	if err != nil {
+		return fail(err)
+	}
+	name := cfg.parser.Parse(path)
+	camera := o.Camera
+	if camera == "" {
+		camera = name.Camera
+	}
+	job := &redact.Job{Data: data, Source: filepath.Base(path), Camera: camera, Name: name,
+		Manual: cfg.manual[filepath.Base(path)]}
+	err = p.Process(ctx, job)
+	switch {
+	case errors.Is(err, redact.ErrNoPlate):
+		res.Status = StatusQuarantined
+		return res
+	case err != nil:
+		return fail(err)
+	}
+	rec, err := json.MarshalIndent(job.Record, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := writeAtomic(filepath.Join(o.Out, job.Record.Image), job.Output); err != nil {
+		return fail(err)
+	}
+	if err := writeAtomic(filepath.Join(o.Out, strings.TrimSuffix(job.Record.Image, ".jpg")+".json"), append(rec, '\n')); err != nil {
+		return fail(err)
+	}
+	res.Status, res.Output, res.Regions = StatusRedacted, job.Record.Image, job.Record.Regions
+	return res
+}
+
+// readLimited reads at most limit bytes, refusing larger files before they
+// are read whole.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", errors.Unwrap(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat input: %w", err)
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", codec.ErrTooLarge, st.Size(), limit)
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
+		return nil, fmt.Errorf("read input: %w", errors.Unwrap(err))
+	}
+	return data, nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename,
+// so a crash never leaves a partial output under the final name.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+func writeManifest(path string, results []Result) error {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.Write([]string{"input", "output", "status", "regions"})
+	for _, r := range results {
+		w.Write([]string{r.Input, r.Output, r.Status, strconv.Itoa(r.Regions)})
+	}
+	w.Flush()
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '+' }) {
+		out = append(out, strings.TrimSpace(p))
+	}
+	return out
+}
+
+// progress reports on stderr: a live line on a terminal, and one line per
+// failure (by position, never by name: the manifest maps positions).
+type progress struct {
+	io    *cmdutil.IOStreams
+	total int
+	mu    sync.Mutex
+	n     int
+	shown int // n at the last line printed
+	count map[string]int
+	start time.Time
+	last  time.Time
+}
+
+func newProgress(io *cmdutil.IOStreams, total int) *progress {
+	return &progress{io: io, total: total, count: map[string]int{}, start: time.Now()}
+}
+
+func (p *progress) done(i int, r Result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	p.count[r.Status]++
+	if r.Status == StatusFailed {
+		p.clearLine()
+		fmt.Fprintf(p.io.ErrOut, "platemask: input %d of %d failed: %s\n", i+1, p.total, r.Reason)
+	}
+	interval := 10 * time.Second
+	if p.io.ErrTTY {
+		interval = 200 * time.Millisecond
+	}
+	if time.Since(p.last) >= interval {
+		p.last = time.Now()
+		p.line()
+	}
+}
+
+func (p *progress) clearLine() {
+	if p.io.ErrTTY {
+		fmt.Fprint(p.io.ErrOut, "\r\033[K")
+	}
+}
+
+func (p *progress) line() {
+	p.shown = p.n
+	rate := float64(p.n) / time.Since(p.start).Seconds()
+	msg := fmt.Sprintf("%d/%d images, %d redacted, %d quarantined, %d failed, %.1f images/s",
+		p.n, p.total, p.count[StatusRedacted], p.count[StatusQuarantined], p.count[StatusFailed], rate)
+	if p.io.ErrTTY {
+		p.clearLine()
+		fmt.Fprint(p.io.ErrOut, msg)
+		return
+	}
+	fmt.Fprintln(p.io.ErrOut, msg)
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n != p.shown {
+		p.line()
+	}
+	if p.io.ErrTTY {
+		fmt.Fprintln(p.io.ErrOut)
+	}
+}

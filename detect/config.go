@@ -1,0 +1,112 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/platemask/platemask/models"
+)
+
+// Config chooses and parameterises detectors.
+type Config struct {
+	// Names lists detectors to run together: "platenet" (the shipped
+	// model), "haar", "yunet", "none". Default: DefaultNames.
+	Names []string
+	// Margin, when non-negative, replaces every detector's calibrated
+	// padding fraction (of the box height, on every side).
+	Margin float64
+	// Cascade is the Haar cascade file ("" finds the installed one).
+	Cascade string
+	// YuNetModel is an LPD-YuNet-format ONNX file, needed for "yunet".
+	YuNetModel string
+	// NetModel and NetManifest replace the shipped platenet model.
+	NetModel, NetManifest string
+}
+
+// DefaultNames is the default ensemble: the shipped model backed by the
+// Haar cascade, which catches some plates the model misses at little cost.
+var DefaultNames = []string{"platenet", "haar"}
+
+// Known lists the detector names New accepts.
+var Known = []string{"platenet", "haar", "yunet", "none"}
+
+// NewDefaultConfig returns the default configuration.
+func NewDefaultConfig() Config {
+	return Config{Names: DefaultNames, Margin: -1}
+}
+
+// Validate checks names and files before any model is loaded.
+func (c Config) Validate() error {
+	if len(c.Names) == 0 {
+		return fmt.Errorf("no detector chosen (one of %s)", strings.Join(Known, ", "))
+	}
+	for _, n := range c.Names {
+		switch n {
+		case "platenet", "haar", "none":
+		case "yunet":
+			if c.YuNetModel == "" {
+				return fmt.Errorf("detector yunet needs a model file (--model)")
+			}
+		default:
+			return fmt.Errorf("unknown detector %q (one of %s)", n, strings.Join(Known, ", "))
+		}
+	}
+	return nil
+}
+
+func (c Config) padding(p Padding) Padding {
+	if c.Margin >= 0 {
+		p.Frac = c.Margin
+	}
+	return p
+}
+
+// New builds the detector c describes, or nil for "none". Each call loads its own copy, as one
+// detector must not be used from two goroutines at once.
+func New(c Config) (Detector, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var ds []Detector
+	fail := func(err error) (Detector, error) {
+		for _, d := range ds {
+			d.Close()
+		}
+		return nil, err
+	}
+	for _, n := range c.Names {
+		var d Detector
+		var err error
+		switch n {
+		case "none":
+			continue
+		case "haar":
+			d, err = NewHaar(c.Cascade, c.padding(HaarPadding))
+		case "yunet":
+			d, err = NewYuNet(c.YuNetModel, c.padding(YuNetPadding))
+		case "platenet":
+			var onnx []byte
+			var m models.Manifest
+			if c.NetModel != "" {
+				onnx, m, err = models.Load(c.NetModel, c.NetManifest)
+			} else {
+				onnx, m, err = models.Default()
+			}
+			if err != nil {
+				return fail(err)
+			}
+			d, err = NewNet(onnx, m, c.padding(NetPadding(m)))
+		}
+		if err != nil {
+			return fail(err)
+		}
+		ds = append(ds, d)
+	}
+	switch len(ds) {
+	case 0:
+		return nil, nil // "none": manual and static regions only
+	case 1:
+		return ds[0], nil
+	}
+	return NewEnsemble(ds...), nil
+}

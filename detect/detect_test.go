@@ -1,0 +1,91 @@
+package detect
+
+import (
+	"image"
+	"reflect"
+	"testing"
+)
+
+func TestPaddingApply(t *testing.T) {
+	bounds := image.Rect(0, 0, 200, 100)
+	tests := []struct {
+		p    Padding
+		in   image.Rectangle
+		want image.Rectangle
+	}{
+		{Padding{}, image.Rect(10, 10, 50, 20), image.Rect(10, 10, 50, 20)},
+		{Padding{Frac: 0.5}, image.Rect(10, 10, 50, 20), image.Rect(5, 5, 55, 25)},
+		{Padding{Px: 3}, image.Rect(10, 10, 50, 20), image.Rect(7, 7, 53, 23)},
+		{Padding{WidthFrac: 0.1}, image.Rect(10, 10, 50, 20), image.Rect(6, 10, 54, 20)},
+		{Padding{Frac: 1}, image.Rect(0, 0, 50, 20), image.Rect(0, 0, 70, 40)}, // clipped
+	}
+	for _, tt := range tests {
+		if got := tt.p.Apply(tt.in, bounds); got != tt.want {
+			t.Errorf("%+v.Apply(%v) = %v, want %v", tt.p, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestScaleRectCoversOriginal(t *testing.T) {
+	// A box found at half size maps back outwards, never inwards.
+	got := scaleRect(image.Rect(5, 5, 11, 9), 0.5)
+	if !image.Rect(10, 10, 22, 18).In(got) {
+		t.Errorf("scaleRect = %v", got)
+	}
+	if fitScale(image.Rect(0, 0, 2560, 1440), 1280) != 0.5 || fitScale(image.Rect(0, 0, 640, 480), 1280) != 1 {
+		t.Error("fitScale")
+	}
+}
+
+func TestComponents(t *testing.T) {
+	// 6x4 heat map with two blobs, one diagonal-connected.
+	heat := []float32{
+		0.9, 0, 0, 0, 0, 0,
+		0, 0.8, 0, 0, 0.7, 0.7,
+		0, 0, 0, 0, 0.6, 0,
+		0, 0, 0, 0, 0, 0.2,
+	}
+	got := components(heat, 6, 4, 0.5)
+	want := []component{
+		{rect: image.Rect(0, 0, 2, 2), peak: 0.9},
+		{rect: image.Rect(4, 1, 6, 3), peak: 0.7},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("components = %+v, want %+v", got, want)
+	}
+	if got := components(heat, 6, 4, 0.95); len(got) != 0 {
+		t.Errorf("above every value: %+v", got)
+	}
+}
+
+func TestSuppress(t *testing.T) {
+	rs := []Region{
+		{Rect: image.Rect(0, 0, 100, 30), Score: 0.9},
+		{Rect: image.Rect(2, 1, 98, 29), Score: 0.8},    // inside the first
+		{Rect: image.Rect(200, 0, 300, 30), Score: 0.5}, // elsewhere
+		{Rect: image.Rect(10, 0, 120, 30), Score: 0.4},  // overlaps, but sticks out
+	}
+	got := suppress(rs)
+	if len(got) != 3 || got[0].Rect != image.Rect(0, 0, 100, 30) || got[1].Rect != image.Rect(200, 0, 300, 30) {
+		t.Errorf("suppress = %+v", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		c  Config
+		ok bool
+	}{
+		{NewDefaultConfig(), true},
+		{Config{Names: []string{"haar"}}, true},
+		{Config{Names: []string{"yunet"}}, false},
+		{Config{Names: []string{"yunet"}, YuNetModel: "x.onnx"}, true},
+		{Config{Names: []string{"magic"}}, false},
+		{Config{}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.c.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%+v: err = %v", tt.c, err)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package detect
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+
+	"gocv.io/x/gocv"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/models"
+)
+
+// Net runs a plate heat-map model (the project's own, see models/): the
+// image is scaled so its longer side is MaxSide, padded to a multiple of 32,
+// and the model marks each stride-4 cell that lies on a plate. Connected
+// cells become boxes.
+type Net struct {
+	net   gocv.Net
+	m     models.Manifest
+	pad   Padding
+	label string
+}
+
+// NetPadding is the padding the manifest calibrated on validation data.
+func NetPadding(m models.Manifest) Padding {
+	return Padding{Frac: m.Margin, Px: m.MarginPx}
+}
+
+// NewNet loads a heat-map model from its ONNX bytes and manifest.
+func NewNet(onnx []byte, m models.Manifest, pad Padding) (*Net, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	net, err := gocv.ReadNetFromONNXBytes(onnx)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", m.Name, err)
+	}
+	if net.Empty() {
+		net.Close()
+		return nil, fmt.Errorf("load model %s: OpenCV could not read it", m.Name)
+	}
+	return &Net{net: net, m: m, pad: pad, label: m.Name}, nil
+}
+
+func (n *Net) Name() string { return n.label }
+
+func (n *Net) Close() error { return n.net.Close() }
+
+func (n *Net) Detect(im *codec.Image) ([]Region, error) {
+	b := im.Bounds()
+	s := float64(n.m.Input.MaxSide) / float64(max(b.Dx(), b.Dy()))
+	rw, rh := int(float64(b.Dx())*s+0.5), int(float64(b.Dy())*s+0.5)
+	mult := n.m.Input.Multiple
+	pw, ph := (rw+mult-1)/mult*mult, (rh+mult-1)/mult*mult
+
+	scaled := gocv.NewMat()
+	defer scaled.Close()
+	interp := gocv.InterpolationArea
+	if s > 1 {
+		interp = gocv.InterpolationLinear
+	}
+	gocv.Resize(im.Mat(), &scaled, image.Pt(rw, rh), 0, 0, interp)
+	padded := gocv.NewMat()
+	defer padded.Close()
+	gocv.CopyMakeBorder(scaled, &padded, 0, ph-rh, 0, pw-rw, gocv.BorderConstant, colorBlack)
+
+	blob := gocv.BlobFromImage(padded, n.m.Input.Scale, image.Pt(pw, ph), gocv.NewScalar(0, 0, 0, 0), false, false)
+	defer blob.Close()
+	n.net.SetInput(blob, n.m.Input.Name)
+	out := n.net.Forward(n.m.Output.Name)
+	defer out.Close()
+	heat, err := out.DataPtrFloat32()
+	if err != nil {
+		return nil, fmt.Errorf("%s output: %w", n.label, err)
+	}
+	stride := n.m.Output.Stride
+	gw, gh := pw/stride, ph/stride
+	if len(heat) != gw*gh {
+		return nil, fmt.Errorf("%s: output has %d cells, want %dx%d", n.label, len(heat), gw, gh)
+	}
+	var regions []Region
+	for _, c := range components(heat, gw, gh, float32(n.m.Threshold)) {
+		r := image.Rect(c.rect.Min.X*stride, c.rect.Min.Y*stride, c.rect.Max.X*stride, c.rect.Max.Y*stride)
+		regions = append(regions, Region{Rect: n.pad.Apply(scaleRect(r, s), b), Kind: n.label, Score: c.peak})
+	}
+	return regions, nil
+}
+
+var colorBlack = color.RGBA{}
+
+type component struct {
+	rect image.Rectangle // in cells, Max exclusive
+	peak float32
+}
+
+// components labels 8-connected cells at or above threshold and returns the
+// bounding box and peak of each.
+func components(heat []float32, w, h int, threshold float32) []component {
+	seen := make([]bool, len(heat))
+	var out []component
+	var stack []int
+	for start, v := range heat {
+		if v < threshold || seen[start] {
+			continue
+		}
+		c := component{rect: image.Rectangle{Min: image.Pt(w, h)}} // grows from empty
+		seen[start] = true
+		stack = append(stack[:0], start)
+		for len(stack) > 0 {
+			i := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			x, y := i%w, i/w
+			c.rect.Min.X, c.rect.Min.Y = min(c.rect.Min.X, x), min(c.rect.Min.Y, y)
+			c.rect.Max.X, c.rect.Max.Y = max(c.rect.Max.X, x+1), max(c.rect.Max.Y, y+1)
+			c.peak = max(c.peak, heat[i])
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					nx, ny := x+dx, y+dy
+					if nx < 0 || ny < 0 || nx >= w || ny >= h {
+						continue
+					}
+					j := ny*w + nx
+					if !seen[j] && heat[j] >= threshold {
+						seen[j] = true
+						stack = append(stack, j)
+					}
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}

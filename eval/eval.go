@@ -1,0 +1,190 @@
+// Package eval scores plate detection on labelled images: the share of
+// labelled plates whose box is covered by the redacted regions (privacy
+// recall), the share of image area redacted away from labelled plates (the
+// cost in usefulness), and the time per image.
+package eval
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// DefaultCoverage is how much of a plate's box must be destroyed for it to
+// count as redacted: a half-covered plate is still readable.
+const DefaultCoverage = 0.95
+
+// ReadLabels reads image,x,y,w,h rows (header optional) keyed by image name.
+func ReadLabels(r io.Reader) (map[string][]image.Rectangle, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 5
+	out := map[string][]image.Rectangle{}
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("labels: %w", err)
+		}
+		var v [4]int
+		var perr error
+		for i := range v {
+			v[i], perr = strconv.Atoi(strings.TrimSpace(rec[i+1]))
+			if perr != nil {
+				break
+			}
+		}
+		if perr != nil {
+			if line == 1 {
+				continue
+			}
+			return nil, fmt.Errorf("labels line %d: %w", line, perr)
+		}
+		out[rec[0]] = append(out[rec[0]], image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]))
+	}
+}
+
+// Prefix groups an image name by source: "oa-eu", "oa-us", "oa-br", "ro"...
+// (the first dash-separated word, two for "oa-").
+func Prefix(name string) string {
+	parts := strings.SplitN(name, "-", 3)
+	if len(parts) >= 3 && parts[0] == "oa" {
+		return parts[0] + "-" + parts[1]
+	}
+	if len(parts) >= 2 {
+		return parts[0]
+	}
+	return "other"
+}
+
+// ImageScore is one image's result.
+type ImageScore struct {
+	Plates    int     // labelled plates
+	Found     int     // of them, covered at least to the threshold
+	Regions   int     // regions the detector produced
+	AwayFrac  float64 // area redacted outside labelled plates / image area
+	Seconds   float64
+	MissedMin int // height of the smallest missed plate, 0 if none
+}
+
+// Score compares regions with labelled plates on an image of size b.
+func Score(b image.Rectangle, regions, plates []image.Rectangle, coverage float64) ImageScore {
+	s := ImageScore{Plates: len(plates), Regions: len(regions)}
+	w, h := b.Dx(), b.Dy()
+	if w == 0 || h == 0 {
+		return s
+	}
+	red := make([]bool, w*h)
+	for _, r := range regions {
+		r = r.Intersect(b)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := red[y*w:]
+			for x := r.Min.X; x < r.Max.X; x++ {
+				row[x] = true
+			}
+		}
+	}
+	plate := make([]bool, w*h)
+	for _, p := range plates {
+		p = p.Intersect(b)
+		covered, total := 0, 0
+		for y := p.Min.Y; y < p.Max.Y; y++ {
+			for x := p.Min.X; x < p.Max.X; x++ {
+				total++
+				if red[y*w+x] {
+					covered++
+				}
+				plate[y*w+x] = true
+			}
+		}
+		if total > 0 && float64(covered) >= coverage*float64(total) {
+			s.Found++
+		} else if s.MissedMin == 0 || p.Dy() < s.MissedMin {
+			s.MissedMin = p.Dy()
+		}
+	}
+	away := 0
+	for i := range red {
+		if red[i] && !plate[i] {
+			away++
+		}
+	}
+	s.AwayFrac = float64(away) / float64(w*h)
+	return s
+}
+
+// Summary aggregates image scores.
+type Summary struct {
+	Images      int     `json:"images"`
+	Plates      int     `json:"plates"`
+	Found       int     `json:"found"`
+	Recall      float64 `json:"recall"`
+	AwayPercent float64 `json:"area_away_percent"`
+	MsPerImage  float64 `json:"ms_per_image"`
+	// Quarantined counts images holding a labelled plate that got no
+	// region at all: policy holds them back rather than store them.
+	Quarantined int `json:"quarantined"`
+
+	away, secs float64
+}
+
+// Add folds one image in.
+func (s *Summary) Add(is ImageScore) {
+	s.Images++
+	s.Plates += is.Plates
+	s.Found += is.Found
+	s.away += is.AwayFrac
+	s.secs += is.Seconds
+	if is.Plates > 0 && is.Regions == 0 {
+		s.Quarantined++
+	}
+	s.finish()
+}
+
+func (s *Summary) finish() {
+	if s.Plates > 0 {
+		s.Recall = float64(s.Found) / float64(s.Plates)
+	}
+	if s.Images > 0 {
+		s.AwayPercent = 100 * s.away / float64(s.Images)
+		s.MsPerImage = 1000 * s.secs / float64(s.Images)
+	}
+}
+
+// Report is one detector's results, overall and per prefix.
+type Report struct {
+	Detector string              `json:"detector"`
+	Overall  Summary             `json:"overall"`
+	ByPrefix map[string]*Summary `json:"by_prefix"`
+}
+
+// NewReport starts an empty report.
+func NewReport(detector string) *Report {
+	return &Report{Detector: detector, ByPrefix: map[string]*Summary{}}
+}
+
+// Add folds one image's score in under its name's prefix.
+func (r *Report) Add(name string, is ImageScore) {
+	r.Overall.Add(is)
+	p := Prefix(name)
+	if r.ByPrefix[p] == nil {
+		r.ByPrefix[p] = &Summary{}
+	}
+	r.ByPrefix[p].Add(is)
+}
+
+// Prefixes returns the report's prefixes in order.
+func (r *Report) Prefixes() []string {
+	out := make([]string, 0, len(r.ByPrefix))
+	for p := range r.ByPrefix {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}

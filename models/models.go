@@ -1,0 +1,94 @@
+// Package models holds the plate detector the project trains and ships
+// (platenet.onnx), its manifest, and in train/ the code that produced it.
+package models
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Manifest describes a heat-map plate model: how to feed it, how to read
+// it, and what it measured on validation data.
+type Manifest struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Opset   int    `json:"opset"`
+	Input   struct {
+		Name     string  `json:"name"`
+		MaxSide  int     `json:"max_side"`
+		Multiple int     `json:"multiple"`
+		Scale    float64 `json:"scale"`
+	} `json:"input"`
+	Output struct {
+		Name   string `json:"name"`
+		Stride int    `json:"stride"`
+	} `json:"output"`
+	Threshold  float64         `json:"threshold"`
+	Margin     float64         `json:"margin"`
+	MarginPx   int             `json:"margin_px"`
+	Training   json.RawMessage `json:"training,omitempty"`
+	Validation json.RawMessage `json:"validation,omitempty"`
+}
+
+// Validate reports a manifest the detector cannot run with.
+func (m Manifest) Validate() error {
+	switch {
+	case m.Input.MaxSide < 32 || m.Input.Multiple <= 0 || m.Input.Scale <= 0:
+		return fmt.Errorf("model %q: bad input spec %+v", m.Name, m.Input)
+	case m.Output.Stride <= 0 || m.Input.Multiple%m.Output.Stride != 0:
+		return fmt.Errorf("model %q: bad output stride %d", m.Name, m.Output.Stride)
+	case m.Threshold <= 0 || m.Threshold >= 1:
+		return fmt.Errorf("model %q: threshold %v outside (0,1)", m.Name, m.Threshold)
+	}
+	return nil
+}
+
+// Version names the model for records: name, version and a short hash.
+func (m Manifest) Label() string {
+	h := m.SHA256
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return fmt.Sprintf("%s-%s@%s", m.Name, m.Version, h)
+}
+
+//go:embed platenet.onnx
+var platenetONNX []byte
+
+//go:embed platenet.json
+var platenetJSON []byte
+
+// Default returns the shipped model and its manifest.
+func Default() ([]byte, Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(platenetJSON, &m); err != nil {
+		return nil, m, fmt.Errorf("read platenet manifest: %w", err)
+	}
+	return platenetONNX, m, nil
+}
+
+// Load reads a model and its manifest from files, for users who train
+// their own.
+func Load(onnxPath, manifestPath string) ([]byte, Manifest, error) {
+	var m Manifest
+	if manifestPath == "" {
+		return nil, m, errors.New("a heat-map model needs its manifest (--manifest)")
+	}
+	raw, err := os.ReadFile(manifestPath)
+	if err != nil {
+		return nil, m, fmt.Errorf("read manifest: %w", err)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, m, fmt.Errorf("parse manifest %s: %w", manifestPath, err)
+	}
+	onnx, err := os.ReadFile(onnxPath)
+	if err != nil {
+		return nil, m, fmt.Errorf("read model: %w", err)
+	}
+	return onnx, m, nil
+}

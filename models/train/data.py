@@ -1,0 +1,178 @@
+"""Real data (ro- only), deterministic train/validation split, and the
+training-sample generator (real ro- frames + synthetic plates).
+
+Only images whose name starts with `ro-` (MIT) are ever opened here for
+training or validation.  The AGPL `oa-` images are never read by this module.
+"""
+import csv
+import hashlib
+import os
+
+import cv2
+import numpy as np
+
+import synth
+
+STRIDE = 4
+
+
+def load_labels(shared):
+    """{image name: [(x,y,w,h), ...]} from shared/datasets/plates-dev/labels.csv."""
+    path = os.path.join(shared, "datasets", "plates-dev", "labels.csv")
+    out = {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            out.setdefault(r["image"], []).append(tuple(float(r[k]) for k in "xywh"))
+    return out
+
+
+def is_val(name):
+    """Deterministic ~80/20 split by a hash of the file name."""
+    return int(hashlib.sha1(name.encode()).hexdigest(), 16) % 5 == 0
+
+
+def ro_split(shared):
+    labels = load_labels(shared)
+    img_dir = os.path.join(shared, "datasets", "plates-dev", "images")
+    names = sorted(n for n in os.listdir(img_dir) if n.startswith("ro-") and n.endswith(".jpg"))
+    train = [n for n in names if not is_val(n)]
+    val = [n for n in names if is_val(n)]
+    return img_dir, labels, train, val
+
+
+def load_images(img_dir, names, labels):
+    return [(cv2.imread(os.path.join(img_dir, n), cv2.IMREAD_COLOR),
+             np.array(labels.get(n, []), np.float32).reshape(-1, 4)) for n in names]
+
+
+def heatmap_target(boxes, H, W):
+    """Stride-4 target: 1 where the cell centre lies inside a box; the cell
+    nearest each box centre is always 1 so tiny plates are never empty.
+    Also returns a weight map that down-weights the 1-cell ring around each
+    positive area (ambiguous boundary cells)."""
+    h, w = H // STRIDE, W // STRIDE
+    t = np.zeros((h, w), np.float32)
+    cx = (np.arange(w) + 0.5) * STRIDE
+    cy = (np.arange(h) + 0.5) * STRIDE
+    for (x, y, bw, bh) in boxes:
+        xs = np.nonzero((cx >= x) & (cx <= x + bw))[0]
+        ys = np.nonzero((cy >= y) & (cy <= y + bh))[0]
+        if len(xs) and len(ys):
+            t[ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1] = 1
+        i = int(np.clip((y + bh / 2) // STRIDE, 0, h - 1))
+        j = int(np.clip((x + bw / 2) // STRIDE, 0, w - 1))
+        t[i, j] = 1
+    ring = cv2.dilate(t, np.ones((3, 3), np.uint8)) - t
+    wgt = 1.0 - 0.7 * ring
+    return t, wgt
+
+
+def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4)):
+    """One training crop: a real ro- frame (or a procedural background),
+    rescaled as the product would (longer side -> max_side, with jitter),
+    cropped, with 0-4 synthetic plates composited and degraded."""
+    if not (bgs and rng.random() < 0.8):
+        # procedural background, generated directly at crop size (cheap)
+        out = synth.procedural_background(rng, crop, crop)
+        bx = []
+    else:
+        img, boxes = bgs[rng.integers(len(bgs))]
+        H, W = img.shape[:2]
+        s = max_side / max(H, W) * np.exp(rng.uniform(np.log(0.6), np.log(1.5)))
+        # crop in source coordinates first (cheaper), then resize only the crop
+        cs = crop / s  # crop size in source pixels
+        if len(boxes) and rng.random() < 0.5:
+            b = boxes[rng.integers(len(boxes))]
+            x0 = b[0] + b[2] / 2 - cs / 2 + rng.uniform(-0.4, 0.4) * cs
+            y0 = b[1] + b[3] / 2 - cs / 2 + rng.uniform(-0.4, 0.4) * cs
+        else:
+            x0 = rng.uniform(min(0, W - cs), max(0, W - cs))
+            y0 = rng.uniform(min(0, H - cs), max(0, H - cs))
+        x0 = float(np.clip(x0, min(0, W - cs), max(0, W - cs)))
+        y0 = float(np.clip(y0, min(0, H - cs), max(0, H - cs)))
+        M = np.float32([[s, 0, -x0 * s], [0, s, -y0 * s]])
+        out = cv2.warpAffine(img, M, (crop, crop), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        bx = []
+        for (x, y, w, h) in boxes:
+            X0, Y0 = (x - x0) * s, (y - y0) * s
+            X1, Y1 = X0 + w * s, Y0 + h * s
+            cX0, cY0, cX1, cY1 = max(X0, 0), max(Y0, 0), min(X1, crop), min(Y1, crop)
+            if cX1 - cX0 > 1 and cY1 - cY0 > 1:
+                bx.append((cX0, cY0, cX1 - cX0, cY1 - cY0))
+    # synthetic plates
+    n = int(rng.integers(synth_n[0], synth_n[1] + 1))
+    for _ in range(n):
+        hp = float(np.exp(rng.uniform(np.log(6), np.log(170))))
+        for _try in range(6):
+            cx, cy = rng.uniform(0, crop), rng.uniform(0, crop)
+            wide = hp * 5
+            if all(abs(cx - (b[0] + b[2] / 2)) > (wide + b[2]) / 2 or abs(cy - (b[1] + b[3] / 2)) > (hp + b[3]) / 2 + 4
+                   for b in bx):
+                break
+        else:
+            continue
+        b = synth.paste_plate(rng, out, hp, cx, cy)
+        if b is not None:
+            bx.append(b)
+    out = synth.photometric(rng, out)
+    t, wgt = heatmap_target(bx, crop, crop)
+    return out, t, wgt, bx
+
+
+class TrainSet:
+    """Map-style dataset; sample i of epoch e is fully determined by (seed, e, i),
+    whatever the number of DataLoader workers."""
+
+    def __init__(self, bgs, length, seed, crop=384, max_side=896):
+        self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
+        self.epoch = 0
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        img, t, wgt, _ = make_sample(rng, self.bgs, self.crop, self.max_side)
+        x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
+        return x, t[None], wgt[None]
+
+
+def synthetic_val(rng, val_imgs, n):
+    """Full-size validation images of assorted sizes built from ro- validation
+    frames (crops resized to the target size) or procedural backgrounds, with
+    synthetic plates 12-160 px high at original resolution."""
+    sizes = [(576, 432), (1280, 720), (1280, 1280), (1024, 640), (800, 600), (640, 480), (1280, 960), (720, 1280)]
+    out = []
+    for k in range(n):
+        W, H = sizes[rng.integers(len(sizes))]
+        boxes = []
+        if val_imgs and rng.random() < 0.7:
+            img, bb = val_imgs[rng.integers(len(val_imgs))]
+            sh, sw = img.shape[:2]
+            f = rng.uniform(0.5, 1.0)
+            cw = min(sw, sh * W / H) * f
+            ch = cw * H / W
+            x0, y0 = rng.uniform(0, sw - cw), rng.uniform(0, sh - ch)
+            s = W / cw
+            M = np.float32([[s, 0, -x0 * s], [0, s, -y0 * s]])
+            scene = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR)
+            for (x, y, w, h) in bb:
+                X0, Y0, X1, Y1 = (x - x0) * s, (y - y0) * s, (x + w - x0) * s, (y + h - y0) * s
+                if X0 >= 0 and Y0 >= 0 and X1 <= W and Y1 <= H:
+                    boxes.append((X0, Y0, X1 - X0, Y1 - Y0))
+        else:
+            scene = synth.procedural_background(rng, H, W)
+        for _ in range(int(rng.integers(1, 4))):
+            hp = float(np.exp(rng.uniform(np.log(12), np.log(160))))
+            hp = min(hp, H / 4, W / 8)
+            cx, cy = rng.uniform(hp * 3, W - hp * 3), rng.uniform(hp, H - hp)
+            if any(abs(cx - (b[0] + b[2] / 2)) < (hp * 5 + b[2]) / 2 + 4 and
+                   abs(cy - (b[1] + b[3] / 2)) < (hp + b[3]) / 2 + 4 for b in boxes):
+                continue
+            b = synth.paste_plate(rng, scene, hp, cx, cy)
+            if b is not None and b[0] > 0 and b[1] > 0 and b[0] + b[2] < W and b[1] + b[3] < H:
+                boxes.append(b)
+        scene = synth.photometric(rng, scene)
+        out.append(("synval-%03d" % k, scene, np.array(boxes, np.float32).reshape(-1, 4)))
+    return out

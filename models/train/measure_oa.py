@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""MEASUREMENT ONLY: recall / false area per prefix of plates-dev through
+OpenCV dnn with the shipped manifest (mirrors the Go post-processing).
+Nothing here feeds back into training or threshold selection; the oa- (AGPL)
+images are only read, never trained on.
+
+    /usr/bin/python3 models/train/measure_oa.py --shared ../shared --model models/platenet.json
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import evaluate  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default="../shared")
+    ap.add_argument("--model", default="models/platenet.json")
+    ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--margin", type=float, default=None)
+    ap.add_argument("--margin-px", type=float, default=None)
+    a = ap.parse_args()
+    man = json.load(open(a.model))
+    t = man["threshold"] if a.threshold is None else a.threshold
+    m = man["margin"] if a.margin is None else a.margin
+    p = man["margin_px"] if a.margin_px is None else a.margin_px
+    cv2.setNumThreads(2)
+    labels = data.load_labels(a.shared)
+    img_dir = os.path.join(a.shared, "datasets", "plates-dev", "images")
+    groups = {}
+    for n in sorted(os.listdir(img_dir)):
+        if not n.endswith(".jpg"):
+            continue
+        k = "ro-val" if (n.startswith("ro-") and data.is_val(n)) else "ro-train" if n.startswith("ro-") \
+            else n[:5]
+        groups.setdefault(k, []).append(n)
+    net = cv2.dnn.readNetFromONNX(os.path.join(os.path.dirname(a.model), man["file"]))
+    allc, allf = [], []
+    for k in sorted(groups):
+        covs, fs, misses = [], [], []
+        for n in groups[k]:
+            img = cv2.imread(os.path.join(img_dir, n))
+            blob, scale = evaluate.prepare(img, man["input"]["max_side"])
+            net.setInput(blob)
+            hm = net.forward()[0, 0]
+            b = evaluate.boxes_from_components(evaluate.components(hm, t), scale, img.shape, m, p)
+            c, f = evaluate.score(b, labels.get(n, []), img.shape)
+            covs += c
+            fs.append(f)
+            misses += [(n, round(x, 2)) for x in c if x < evaluate.COVER]
+        covs = np.array(covs)
+        allc += list(covs)
+        allf += fs
+        print("%-8s images %3d plates %3d recall %.4f false area %.4f misses %s" %
+              (k, len(groups[k]), len(covs), (covs >= evaluate.COVER).mean(), np.mean(fs), misses[:6]))
+    allc = np.array(allc)
+    print("ALL      recall %.4f false area %.4f (t=%s m=%s px=%s)" %
+          ((allc >= evaluate.COVER).mean(), np.mean(allf), t, m, p))
+
+
+if __name__ == "__main__":
+    main()

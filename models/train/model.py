@@ -1,0 +1,141 @@
+"""PlateNet: a tiny fully-convolutional licence-plate heatmap network.
+
+Design goals (see models/README.md):
+  * input  [1,3,H,W] BGR, pixel/255, H and W multiples of 32
+  * output [1,1,H/4,W/4] sigmoid probability that a stride-4 cell lies in a plate
+  * only ops that OpenCV 4.6 dnn imports from ONNX opset 11: Conv (BatchNorm is
+    folded at export), Relu, Add, Sigmoid and ConvTranspose (used as a fixed /
+    learnable depthwise 2x upsampler instead of Resize, whose dynamic-shape
+    variants OpenCV 4.6 handles poorly).
+
+Backbone: aggressive early downsampling (two strided convs reach stride 4),
+depthwise-separable residual blocks at strides 4/8/16/32, and a small
+FPN-style top-down path back to stride 4.
+Works with torch 1.13 and 2.x.
+"""
+import torch
+import torch.nn as nn
+
+
+def conv_bn(cin, cout, k=3, s=1, groups=1, act=True):
+    layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class DSBlock(nn.Module):
+    """Depthwise 3x3 (optionally strided) + pointwise 1x1; residual when shapes match."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.dw = conv_bn(cin, cin, 3, stride, groups=cin, act=False)
+        self.pw = conv_bn(cin, cout, 1, 1, act=False)
+        self.res = stride == 1 and cin == cout
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.pw(self.dw(x))
+        if self.res:
+            y = y + x
+        return self.act(y)
+
+
+class Up2(nn.Module):
+    """2x upsampling as a depthwise ConvTranspose2d(k=2, s=2) initialised to
+    nearest-neighbour (weights 1).  Exports to a plain ConvTranspose node."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(c, c, 2, stride=2, groups=c, bias=False)
+        nn.init.constant_(self.up.weight, 1.0)
+
+    def forward(self, x):
+        return self.up(x)
+
+
+class PlateNet(nn.Module):
+    def __init__(self, w=(16, 32, 64, 96, 128), fpn=32, blocks=(1, 2, 2, 2)):
+        super().__init__()
+        c0, c4, c8, c16, c32 = w
+        # stride 2 -> stride 4
+        self.stem = nn.Sequential(conv_bn(3, c0, 3, 2), DSBlock(c0, c4, 2))
+        self.s4 = nn.Sequential(*[DSBlock(c4, c4) for _ in range(blocks[0])])
+        self.s8 = nn.Sequential(DSBlock(c4, c8, 2), *[DSBlock(c8, c8) for _ in range(blocks[1])])
+        self.s16 = nn.Sequential(DSBlock(c8, c16, 2), *[DSBlock(c16, c16) for _ in range(blocks[2])])
+        self.s32 = nn.Sequential(DSBlock(c16, c32, 2), *[DSBlock(c32, c32) for _ in range(blocks[3])])
+        # top-down path
+        self.lat32 = conv_bn(c32, fpn, 1)
+        self.lat16 = conv_bn(c16, fpn, 1, act=False)
+        self.lat8 = conv_bn(c8, fpn, 1, act=False)
+        self.lat4 = conv_bn(c4, fpn, 1, act=False)
+        self.up32, self.up16, self.up8 = Up2(fpn), Up2(fpn), Up2(fpn)
+        self.sm16 = DSBlock(fpn, fpn)
+        self.sm8 = DSBlock(fpn, fpn)
+        self.sm4 = DSBlock(fpn, fpn)
+        self.head = nn.Conv2d(fpn, 1, 1)
+        nn.init.constant_(self.head.bias, -4.0)  # start with low plate prior
+
+    def forward_logits(self, x):
+        f4 = self.s4(self.stem(x))
+        f8 = self.s8(f4)
+        f16 = self.s16(f8)
+        f32 = self.s32(f16)
+        p = self.lat32(f32)
+        p = self.sm16(self.up32(p) + self.lat16(f16))
+        p = self.sm8(self.up16(p) + self.lat8(f8))
+        p = self.sm4(self.up8(p) + self.lat4(f4))
+        return self.head(p)
+
+    def forward(self, x):
+        return self.forward_logits(x)
+
+
+class Exported(nn.Module):
+    """Wrapper used for ONNX export: logits -> sigmoid probabilities."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return torch.sigmoid(self.net.forward_logits(x))
+
+
+def export_onnx(net, path, opset=11):
+    """Export with dynamic H/W. Works on torch 1.13 and 2.x (TorchScript exporter)."""
+    net = net.cpu().eval()
+    m = Exported(net).eval()
+    x = torch.zeros(1, 3, 256, 320)
+    kw = dict(opset_version=opset, input_names=["input"], output_names=["heatmap"],
+              dynamic_axes={"input": {2: "H", 3: "W"}, "heatmap": {2: "h", 3: "w"}},
+              do_constant_folding=True)
+    try:
+        torch.onnx.export(m, x, path, dynamo=False, **kw)
+    except TypeError:  # torch < 2.x has no `dynamo` argument
+        torch.onnx.export(m, x, path, **kw)
+    clean_onnx(path)
+
+
+def clean_onnx(path):
+    """Replace Identity nodes on initializers (the exporter de-duplicates equal
+    weights, e.g. the three upsamplers initialised to ones) by real copies of
+    the initializer: OpenCV 4.6 cannot import an Identity whose input is a
+    constant."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(path)
+    g = m.graph
+    inits = {i.name: i for i in g.initializer}
+    keep = []
+    for n in g.node:
+        if n.op_type == "Identity" and n.input[0] in inits:
+            arr = numpy_helper.to_array(inits[n.input[0]])
+            g.initializer.append(numpy_helper.from_array(arr.copy(), n.output[0]))
+        else:
+            keep.append(n)
+    del g.node[:]
+    g.node.extend(keep)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)

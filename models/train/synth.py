@@ -1,0 +1,324 @@
+"""Synthetic licence plates: renderer + compositor.
+
+Everything is drawn procedurally with OpenCV (Hershey fonts are always
+available) and, where present, TrueType fonts (DejaVu) through PIL, so the
+generator needs no external assets.  All randomness comes from the
+numpy Generator passed in, so a seed reproduces the same samples.
+
+Formats rendered (aspect = width/height of the plate):
+  eu      EU long plate, white or yellow, blue strip with country code  (~4.7)
+  uk      UK plate, white (front) / yellow (rear), optional strip        (~4.7)
+  ru      Russian plate, black frame, region box with flag on the right  (~4.6)
+  br      Brazil Mercosul: blue band with "BRASIL" on top                (~3.1)
+  us      US plate: coloured background, state name, coloured text       (~2.0)
+  square  two-line square plates (EU/Asia motorbike & rear plates)        (~1.1-1.6)
+  dark    dark background with light text (various countries)            (2-5)
+"""
+import glob
+import os
+
+import cv2
+import numpy as np
+
+try:
+    from PIL import Image, ImageDraw, ImageFont
+    _TTF = sorted(f for f in glob.glob("/usr/share/fonts/truetype/dejavu/*.ttf")
+                  if "Bold" in f or "Condensed" in f)
+except Exception:  # PIL missing: Hershey fonts only
+    _TTF = []
+
+HERSHEY = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+           cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN]
+LET = "ABCDEFGHIJKLMNOPRSTUVWXYZ"
+DIG = "0123456789"
+STATES = ["CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "ILLINOIS", "GEORGIA",
+          "ARIZONA", "NEVADA", "OREGON", "VIRGINIA", "MICHIGAN", "NEW JERSEY", "COLORADO"]
+COUNTRIES = ["D", "F", "I", "E", "NL", "B", "PL", "RO", "CZ", "A", "S", "P", "GB", "H", "SK", "BG", "LT"]
+
+
+def _rand_code(rng, pattern):
+    """pattern: L = letter, D = digit, anything else literal."""
+    return "".join(LET[rng.integers(len(LET))] if c == "L" else
+                   DIG[rng.integers(10)] if c == "D" else c for c in pattern)
+
+
+def _text_mask(rng, text, font_pick=None):
+    """Render `text` as a tight uint8 mask (255 = ink) using a random font."""
+    nf = len(HERSHEY) + len(_TTF)
+    k = rng.integers(nf) if font_pick is None else font_pick
+    if k < len(HERSHEY):
+        font = HERSHEY[k]
+        th = int(rng.integers(3, 7))
+        (tw, tht), base = cv2.getTextSize(text, font, 3.0, th)
+        m = np.zeros((tht + base + 20, tw + 20), np.uint8)
+        cv2.putText(m, text, (10, tht + 10), font, 3.0, 255, th, cv2.LINE_AA)
+    else:
+        f = ImageFont.truetype(_TTF[k - len(HERSHEY)], 96)
+        bb = f.getbbox(text) if hasattr(f, "getbbox") else (0, 0) + f.getsize(text)
+        im = Image.new("L", (bb[2] + 20, bb[3] + 20), 0)
+        ImageDraw.Draw(im).text((10, 10), text, fill=255, font=f)
+        m = np.asarray(im)
+    ys, xs = np.nonzero(m > 40)
+    if len(xs) == 0:
+        return np.zeros((10, 10), np.uint8)
+    return m[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+
+def _put_text(rng, img, text, box, color, fill_w=True):
+    """Draw text fitted into box=(x0,y0,x1,y1) of img with colour `color`."""
+    x0, y0, x1, y1 = [int(round(v)) for v in box]
+    bw, bh = max(x1 - x0, 2), max(y1 - y0, 2)
+    m = _text_mask(rng, text)
+    mh, mw = m.shape
+    # scale to box height, then squeeze/stretch horizontally to (mostly) fill the width
+    tw = mw * bh / mh
+    if fill_w or tw > bw:
+        tw = bw * rng.uniform(0.85, 1.0) if (fill_w or tw > bw) else tw
+    tw = int(max(2, min(bw, tw)))
+    m = cv2.resize(m, (tw, bh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    ox = x0 + (bw - tw) // 2
+    roi = img[y0:y0 + bh, ox:ox + tw]
+    a = m[:roi.shape[0], :roi.shape[1], None]
+    roi[:] = (roi * (1 - a) + np.array(color, np.float32) * a).astype(img.dtype)
+
+
+def _jit(rng, col, s=20):
+    return tuple(int(np.clip(c + rng.integers(-s, s + 1), 0, 255)) for c in col)
+
+
+def render_plate(rng, H=110):
+    """Return (BGR uint8 plate image, kind)."""
+    kind = rng.choice(["eu", "eu", "uk", "ru", "br", "us", "us", "square", "dark"])
+    white = _jit(rng, (235, 235, 235), 20)
+    yellow = _jit(rng, (20, 200, 245), 25)
+    black = _jit(rng, (25, 25, 25), 20)
+    blue = _jit(rng, (160, 60, 10), 30)
+    if kind in ("eu", "uk", "ru"):
+        W = int(H * rng.uniform(4.3, 5.0))
+        bg = yellow if (kind != "ru" and rng.random() < 0.3) else white
+        img = np.full((H, W, 3), bg, np.uint8)
+        x0 = 0
+        if kind == "eu" or (kind == "uk" and rng.random() < 0.5):
+            sw = int(H * 0.42)
+            img[:, :sw] = blue
+            # ring of stars (little yellow dots) and country code
+            for a in np.linspace(0, 2 * np.pi, 12, endpoint=False):
+                cv2.circle(img, (sw // 2 + int(H * 0.12 * np.cos(a)), int(H * 0.3 + H * 0.12 * np.sin(a))),
+                           max(1, H // 50), (0, 210, 250), -1)
+            cc = COUNTRIES[rng.integers(len(COUNTRIES))]
+            _put_text(rng, img, cc, (sw * 0.15, H * 0.58, sw * 0.85, H * 0.88), (255, 255, 255), fill_w=False)
+            x0 = sw
+        pat = {"eu": ["LL DDD LL", "L LL DDD", "LL-LL DDD", "DD LLL DD", "LLL DDDD", "LL DDDD LL"],
+               "uk": ["LLDD LLL"], "ru": ["LDDDLL"]}[kind]
+        code = _rand_code(rng, pat[rng.integers(len(pat))])
+        x1 = W
+        if kind == "ru":
+            rx = int(W * 0.76)
+            cv2.line(img, (rx, 0), (rx, H), black, max(2, H // 30))
+            _put_text(rng, img, _rand_code(rng, "DD" if rng.random() < 0.6 else "DDD"),
+                      (rx + W * 0.03, H * 0.1, W * 0.97, H * 0.6), black)
+            fy = int(H * 0.7)
+            for i, c in enumerate([(255, 255, 255), (200, 50, 0), (0, 0, 220)]):
+                img[fy + i * H // 14: fy + (i + 1) * H // 14, int(W * 0.9):int(W * 0.97)] = c
+            x1 = rx
+        _put_text(rng, img, code, (x0 + H * 0.12, H * 0.15, x1 - H * 0.12, H * 0.85), black)
+    elif kind == "br":
+        W = int(H * rng.uniform(2.9, 3.2))
+        img = np.full((H, W, 3), white, np.uint8)
+        bh = int(H * 0.24)
+        img[:bh] = blue
+        _put_text(rng, img, "BRASIL", (W * 0.35, bh * 0.2, W * 0.65, bh * 0.85), (255, 255, 255), fill_w=False)
+        _put_text(rng, img, _rand_code(rng, "LLLDLDD" if rng.random() < 0.7 else "LLL-DDDD"),
+                  (H * 0.12, bh + H * 0.1, W - H * 0.12, H * 0.92), black)
+    elif kind == "us":
+        W = int(H * rng.uniform(1.8, 2.1))
+        bgs = [(240, 240, 240), (235, 225, 200), (200, 235, 250), (245, 220, 180), (200, 240, 220)]
+        bg = _jit(rng, bgs[rng.integers(len(bgs))], 15)
+        img = np.full((H, W, 3), bg, np.uint8)
+        if rng.random() < 0.5:  # vertical gradient / scenic background
+            g = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.8, 1.1), H)[:, None, None]
+            img = np.clip(img * g, 0, 255).astype(np.uint8)
+        txt = [(140, 30, 10), (20, 20, 160), (30, 30, 30), (40, 110, 20), (130, 20, 120)]
+        tc = _jit(rng, txt[rng.integers(len(txt))], 20)
+        _put_text(rng, img, STATES[rng.integers(len(STATES))],
+                  (W * 0.2, H * 0.05, W * 0.8, H * 0.22), _jit(rng, txt[rng.integers(len(txt))]), fill_w=False)
+        pat = ["DLLLDDD", "LLL DDDD", "DLLDDD", "LLL-DDD", "DDD LLL"]
+        _put_text(rng, img, _rand_code(rng, pat[rng.integers(len(pat))]),
+                  (W * 0.07, H * 0.27, W * 0.93, H * 0.8), tc)
+        if rng.random() < 0.5:
+            _put_text(rng, img, "DMV.ORG" if rng.random() < 0.5 else "SUNSHINE STATE",
+                      (W * 0.25, H * 0.84, W * 0.75, H * 0.96), tc, fill_w=False)
+        if rng.random() < 0.4:  # dealer frame
+            fc = _jit(rng, (30, 30, 30) if rng.random() < 0.6 else (180, 180, 180), 20)
+            t = max(2, int(H * rng.uniform(0.04, 0.1)))
+            cv2.rectangle(img, (0, 0), (W - 1, H - 1), fc, t)
+    elif kind == "square":
+        W = int(H * rng.uniform(1.1, 1.6))
+        bg = yellow if rng.random() < 0.3 else white
+        img = np.full((H, W, 3), bg, np.uint8)
+        _put_text(rng, img, _rand_code(rng, ["LL", "LLL", "DD", "LDD"][rng.integers(4)]),
+                  (W * 0.1, H * 0.08, W * 0.9, H * 0.46), black)
+        _put_text(rng, img, _rand_code(rng, ["DDDD", "DDD LL", "LDDD", "DDDDD"][rng.integers(4)]),
+                  (W * 0.08, H * 0.54, W * 0.92, H * 0.92), black)
+    else:  # dark plates with light text
+        W = int(H * rng.uniform(2.0, 5.0))
+        darks = [(20, 20, 20), (90, 40, 20), (30, 90, 30), (20, 20, 130), (60, 60, 60)]
+        img = np.full((H, W, 3), _jit(rng, darks[rng.integers(len(darks))], 15), np.uint8)
+        tc = _jit(rng, (230, 230, 230) if rng.random() < 0.7 else (40, 210, 240), 20)
+        _put_text(rng, img, _rand_code(rng, ["LL DDDD", "DDD LLL", "LLDDDD", "L DDDDD"][rng.integers(4)]),
+                  (H * 0.12, H * 0.15, W - H * 0.12, H * 0.85), tc)
+    # border and screws
+    if rng.random() < 0.7:
+        t = max(1, int(H * rng.uniform(0.02, 0.06)))
+        cv2.rectangle(img, (t // 2, t // 2), (img.shape[1] - 1 - t // 2, H - 1 - t // 2),
+                      black if kind != "dark" else _jit(rng, (200, 200, 200)), t)
+    if rng.random() < 0.3:
+        for sx in (0.2, 0.8):
+            cv2.circle(img, (int(img.shape[1] * sx), int(H * 0.12)), max(1, H // 25), (120, 120, 120), -1)
+    # wear / dirt: a low-frequency multiplicative pattern
+    if rng.random() < 0.5:
+        n = cv2.resize(rng.uniform(0.75, 1.05, (4, 8)).astype(np.float32), (img.shape[1], H))
+        img = np.clip(img * n[:, :, None], 0, 255).astype(np.uint8)
+    return img, kind
+
+
+def paste_plate(rng, scene, h_px, cx, cy, car_context=True):
+    """Composite a random plate of height ~h_px centred at (cx, cy) into scene
+    (in place).  Returns the axis-aligned box (x, y, w, h) of the visible plate
+    or None if it fell outside the image."""
+    Hs, Ws = scene.shape[:2]
+    plate, _ = render_plate(rng, H=int(np.clip(h_px * 1.3, 40, 160)))
+    ph, pw = plate.shape[:2]
+    aspect = pw / ph
+    h = h_px
+    w = h * aspect * rng.uniform(0.85, 1.1)
+    # perspective quad: roll, yaw (one side shorter), pitch (top narrower), shear
+    roll = np.deg2rad(np.clip(rng.normal(0, 5), -18, 18))
+    yaw = rng.uniform(0.75, 1.0) if rng.random() < 0.5 else 1.0
+    pitch = rng.uniform(0.85, 1.0) if rng.random() < 0.3 else 1.0
+    if rng.random() < 0.3:
+        w *= rng.uniform(0.55, 1.0)  # seen at an angle: horizontally foreshortened
+    hl, hr = (h, h * yaw) if rng.random() < 0.5 else (h * yaw, h)
+    pts = np.array([[-w / 2 * pitch, -hl / 2], [w / 2 * pitch, -hr / 2], [w / 2, hr / 2], [-w / 2, hl / 2]])
+    shear = rng.normal(0, 0.08)
+    pts[:, 0] += shear * pts[:, 1]
+    R = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+    pts = pts @ R.T + np.array([cx, cy])
+    x0, y0 = np.floor(pts.min(0)).astype(int)
+    x1, y1 = np.ceil(pts.max(0)).astype(int)
+    if x1 <= 0 or y1 <= 0 or x0 >= Ws or y0 >= Hs:
+        return None
+    # optional car context: bumper / car body block around the plate
+    if car_context and rng.random() < 0.35:
+        bw, bh = (x1 - x0) * rng.uniform(1.6, 4.0), (y1 - y0) * rng.uniform(2.0, 6.0)
+        bx0, by0 = int(cx - bw / 2), int(cy - bh * rng.uniform(0.3, 0.7))
+        col = tuple(int(c) for c in rng.integers(0, 256, 3))
+        cv2.rectangle(scene, (bx0, by0), (int(bx0 + bw), int(by0 + bh)), col, -1)
+        if rng.random() < 0.5:  # darker recess around plate
+            pad = int((y1 - y0) * 0.3)
+            cv2.rectangle(scene, (x0 - pad, y0 - pad), (x1 + pad, y1 + pad),
+                          tuple(int(c * 0.5) for c in col), -1)
+    # warp the plate (and its alpha) into the bounding ROI
+    rx0, ry0 = max(x0 - 2, 0), max(y0 - 2, 0)
+    rx1, ry1 = min(x1 + 2, Ws), min(y1 + 2, Hs)
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    M = cv2.getPerspectiveTransform(src, np.float32(pts - [rx0, ry0]))
+    size = (rx1 - rx0, ry1 - ry0)
+    # pre-shrink big renders for antialiasing when the target is small
+    warped = cv2.warpPerspective(plate, M, size, flags=cv2.INTER_AREA if h < ph / 2 else cv2.INTER_LINEAR)
+    if h < ph / 3:  # warpPerspective does not antialias: blur to mimic optics
+        k = 3
+        warped = cv2.GaussianBlur(warped, (k, k), 0)
+    alpha = cv2.warpPerspective(np.ones((ph, pw), np.float32), M, size, flags=cv2.INTER_LINEAR)[:, :, None]
+    roi = scene[ry0:ry1, rx0:rx1].astype(np.float32)
+    # local lighting: plate picks up the scene's brightness (dark scenes -> dim or, at night,
+    # retro-reflective bright plates)
+    gain = rng.uniform(0.5, 1.15)
+    if roi.mean() < 60 and rng.random() < 0.5:
+        gain = rng.uniform(0.15, 0.5)
+    pl = warped.astype(np.float32) * gain + rng.normal(0, 4, 3)
+    if rng.random() < 0.15:  # glare across the plate
+        gx = rng.uniform(0, size[0])
+        xx = np.arange(size[0])[None, :, None]
+        pl = pl + 255 * rng.uniform(0.3, 0.9) * np.exp(-((xx - gx) / (0.2 * size[0] + 1)) ** 2)
+    scene[ry0:ry1, rx0:rx1] = np.clip(roi * (1 - alpha) + pl * alpha, 0, 255).astype(np.uint8)
+    bx0, by0 = max(x0, 0), max(y0, 0)
+    bx1, by1 = min(x1, Ws), min(y1, Hs)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    return (bx0, by0, bx1 - bx0, by1 - by0)
+
+
+def _gauss(rng, shape, sigma):
+    """Fast Gaussian noise (float32) seeded from rng: OpenCV's RNG is much
+    faster than numpy's for image-sized arrays."""
+    cv2.setRNGSeed(int(rng.integers(2 ** 31 - 1)))
+    a = np.empty(shape, np.float32)
+    cv2.randn(a, 0.0, float(sigma))
+    return a
+
+
+def procedural_background(rng, H, W):
+    """Road/car-park-like background: gradient + random blocks, lines, texture."""
+    top = rng.integers(0, 256, 3).astype(np.float32)
+    bot = rng.integers(0, 256, 3).astype(np.float32)
+    t = np.linspace(0, 1, H, dtype=np.float32)[:, None, None]
+    img = (top * (1 - t) + bot * t) * np.ones((1, W, 1), np.float32)
+    img = img.astype(np.uint8)
+    for _ in range(int(rng.integers(5, 40))):
+        c = tuple(int(v) for v in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, W)), int(rng.integers(0, H))
+        r = rng.random()
+        if r < 0.4:
+            cv2.rectangle(img, (x, y), (x + int(rng.integers(5, W // 3)), y + int(rng.integers(5, H // 3))), c, -1)
+        elif r < 0.7:
+            cv2.line(img, (x, y), (int(rng.integers(0, W)), int(rng.integers(0, H))), c, int(rng.integers(1, 8)))
+        elif r < 0.85:
+            cv2.circle(img, (x, y), int(rng.integers(3, max(4, min(H, W) // 6))), c, -1)
+        else:  # distractor text (signs, stickers): not a plate
+            s = "".join(rng.choice(list(LET + DIG + "  "), int(rng.integers(3, 12))))
+            cv2.putText(img, s, (x, y), HERSHEY[rng.integers(len(HERSHEY))], rng.uniform(0.4, 2.5), c,
+                        int(rng.integers(1, 4)))
+    noise = cv2.resize(_gauss(rng, (max(2, H // 16), max(2, W // 16), 3), 25), (W, H))
+    img = cv2.add(img, noise + _gauss(rng, (H, W, 3), 6), dtype=cv2.CV_8U)
+    return img
+
+
+def photometric(rng, img):
+    """Whole-image degradations: night, contrast, blur, low-res, glare, noise, JPEG."""
+    img = img.astype(np.float32)
+    if rng.random() < 0.2:  # night
+        img = 255 * (img / 255) ** rng.uniform(1.5, 3.0) * rng.uniform(0.4, 1.0)
+        img *= np.array([rng.uniform(1.0, 1.3), 1.0, rng.uniform(0.7, 1.0)], np.float32)
+    else:
+        img = img * rng.uniform(0.6, 1.3) + rng.uniform(-30, 30)
+        if rng.random() < 0.3:  # colour cast
+            img *= rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    if rng.random() < 0.1:  # glare blob
+        H, W = img.shape[:2]
+        yy, xx = np.mgrid[0:H, 0:W]
+        cx, cy, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(10, max(H, W) / 3)
+        img += 255 * rng.uniform(0.3, 1.0) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[:, :, None]
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    r = rng.random()
+    if r < 0.15:
+        k = int(rng.choice([3, 5]))
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    elif r < 0.25:  # motion blur
+        k = int(rng.integers(3, 8))
+        ker = np.zeros((k, k), np.float32)
+        ker[k // 2, :] = 1.0 / k
+        M = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), rng.uniform(0, 180), 1)
+        ker = cv2.warpAffine(ker, M, (k, k))
+        img = cv2.filter2D(img, -1, ker / max(ker.sum(), 1e-6))
+    elif r < 0.45:  # low-res source upscaled (small photos are upscaled to max_side)
+        H, W = img.shape[:2]
+        f = rng.uniform(0.35, 0.8)
+        img = cv2.resize(cv2.resize(img, (max(8, int(W * f)), max(8, int(H * f))), interpolation=cv2.INTER_AREA),
+                         (W, H), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.4:
+        img = cv2.add(img, _gauss(rng, img.shape, rng.uniform(2, 12)), dtype=cv2.CV_8U)
+    if rng.random() < 0.6:
+        ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 96))])
+        img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    return img

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Train PlateNet, export it to ONNX and write the manifest.
+
+Reproduce the shipped model (from the repository root, with ../shared present):
+
+    /usr/bin/python3 models/train/train.py --shared ../shared --out models
+
+Options that matter: --device auto|cpu|cuda, --steps, --batch, --seed.
+Works with torch 1.13 (CPU) and torch 2.x (CUDA).  Training data: ro- images
+(MIT) from shared/datasets/plates-dev plus procedurally rendered synthetic
+plates; the AGPL oa- images are never read.
+"""
+import argparse
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import evaluate  # noqa: E402
+from model import PlateNet, export_onnx  # noqa: E402
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def worker_init(_):
+    import cv2
+    cv2.setNumThreads(1)
+
+
+def loss_fn(logits, t, w, pos_weight):
+    bce = F.binary_cross_entropy_with_logits(logits, t, weight=w,
+                                             pos_weight=torch.tensor(pos_weight, device=logits.device),
+                                             reduction="sum") / max(1.0, float(w.sum()))
+    p = torch.sigmoid(logits)
+    inter = (p * t).sum()
+    dice = 1 - (2 * inter + 1) / (p.sum() + t.sum() + 1)
+    return bce * 10 + 0.5 * dice
+
+
+def _choose_job(args):
+    real, syn, t = args
+    evaluate.THRESHOLDS = [t]
+    return evaluate.choose(real, syn)[1]
+
+
+def validate_and_choose(net, device, val_imgs, syn_val, max_side, min_recall, workers):
+    real = evaluate.heatmaps_torch(net, val_imgs, max_side, device)
+    syn = evaluate.heatmaps_torch(net, [(im, lb) for _, im, lb in syn_val], max_side, device)
+    with mp.get_context("fork").Pool(min(workers, len(evaluate.THRESHOLDS))) as pool:
+        rows = sum(pool.map(_choose_job, [(real, syn, t) for t in evaluate.THRESHOLDS]), [])
+    ok = [r for r in rows if r["real_recall"] >= min_recall and r["syn_recall"] >= min_recall]
+    if not ok:
+        best = max(min(r["real_recall"], r["syn_recall"]) for r in rows)
+        ok = [r for r in rows if min(r["real_recall"], r["syn_recall"]) >= best]
+    best = min(ok, key=lambda r: (r["real_false"] + 0.5 * r["syn_false"]))
+    return best, rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default="../shared", help="folder holding datasets/plates-dev")
+    ap.add_argument("--out", default="models", help="where platenet.onnx/.json go")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=96)
+    ap.add_argument("--crop", type=int, default=384)
+    ap.add_argument("--max-side", type=int, default=896)
+    ap.add_argument("--lr", type=float, default=4e-3)
+    ap.add_argument("--pos-weight", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--workers", type=int, default=max(1, min(15, (os.cpu_count() or 2) - 1)))
+    ap.add_argument("--time-limit", type=float, default=0, help="minutes; stop training early (0 = none)")
+    ap.add_argument("--syn-val", type=int, default=240, help="synthetic validation images")
+    ap.add_argument("--min-recall", type=float, default=0.995)
+    ap.add_argument("--init", default="", help="optional state_dict to start from")
+    ap.add_argument("--skip-train", action="store_true", help="only validate/export --init")
+    ap.add_argument("--synthetic-only", action="store_true",
+                    help="pre-training without the ro- frames (procedural backgrounds only), e.g. on a "
+                         "GPU machine that has no copy of the dataset; implies --no-val")
+    ap.add_argument("--no-val", action="store_true", help="train + save weights only (validate later "
+                    "with --skip-train --init OUT/platenet.pt)")
+    args = ap.parse_args()
+
+    dev = torch.device("cuda" if (args.device == "auto" and torch.cuda.is_available()) else
+                       ("cpu" if args.device == "auto" else args.device))
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    random.seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    log("torch", torch.__version__, "device", dev, "workers", args.workers)
+
+    if args.synthetic_only:
+        args.no_val = True
+        labels, train_names, val_names, bgs, val_imgs = {}, [], [], [], []
+    else:
+        img_dir, labels, train_names, val_names = data.ro_split(args.shared)
+        log("ro- train images", len(train_names), "val images", len(val_names))
+        bgs = data.load_images(img_dir, train_names, labels)
+        val_imgs = data.load_images(img_dir, val_names, labels)
+
+    net = PlateNet().to(dev)
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu"))
+    log("parameters", sum(p.numel() for p in net.parameters()))
+    t0 = time.time()
+    step = 0
+    epochs_done = 0
+    if not args.skip_train:
+        epoch_len = args.batch * 100
+        ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side)
+        opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
+                                                    pct_start=0.05, final_div_factor=100)
+        use_amp = dev.type == "cuda"
+        g = torch.Generator()
+        g.manual_seed(args.seed)
+        stop = False
+        while step < args.steps and not stop:
+            ds.epoch = epochs_done
+            dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, generator=g,
+                                             num_workers=args.workers, worker_init_fn=worker_init,
+                                             drop_last=True, pin_memory=use_amp)
+            net.train()
+            run = 0.0
+            for x, t, w in dl:
+                x, t, w = x.to(dev, non_blocking=True), t.to(dev), w.to(dev)
+                if use_amp:  # bf16 autocast on GPU only (torch 1.13 CPU builds lack it)
+                    with torch.autocast("cuda", dtype=torch.bfloat16):
+                        logits = net(x)
+                else:
+                    logits = net(x)
+                loss = loss_fn(logits.float(), t, w, args.pos_weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                run = 0.9 * run + 0.1 * loss.item() if step > 1 else loss.item()
+                if step % 50 == 0:
+                    log("step %d/%d loss %.4f lr %.2e %.1f s" % (step, args.steps, run,
+                                                                 sched.get_last_lr()[0], time.time() - t0))
+                if step >= args.steps:
+                    break
+                if args.time_limit and time.time() - t0 > args.time_limit * 60:
+                    log("time limit reached at step", step)
+                    stop = True
+                    break
+            epochs_done += 1
+            tmp = os.path.join(args.out, "platenet.pt.tmp")
+            torch.save(net.state_dict(), tmp)
+            os.replace(tmp, os.path.join(args.out, "platenet.pt"))
+            log("epoch", epochs_done, "checkpoint saved")
+    train_s = time.time() - t0
+    net.eval()
+    training = {
+        "data": "ro- images of shared/datasets/plates-dev (MIT, RobertLucian/license-plate-dataset), "
+                "train split = sha1(name) % 5 != 0, with procedurally rendered synthetic plates "
+                "(EU, UK, RU, BR Mercosul, US, square two-line, dark) composited on them and on "
+                "procedural backgrounds. oa- (AGPL) images never used.",
+        "ro_train_images": len(train_names),
+        "ro_train_plates": int(sum(len(labels.get(n, [])) for n in train_names)),
+        "samples_seen": step * args.batch, "steps": step, "batch": args.batch, "crop": args.crop,
+        "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
+        "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
+        "command": "/usr/bin/python3 models/train/train.py --shared ../shared --out models "
+                   "--steps %d --batch %d --seed %d --max-side %d" % (args.steps, args.batch,
+                                                                      args.seed, args.max_side),
+    }
+    if args.skip_train and args.init:
+        side = os.path.join(os.path.dirname(args.init), "platenet_train.json")
+        if os.path.exists(side):
+            training = json.load(open(side))
+    else:
+        with open(os.path.join(args.out, "platenet_train.json"), "w") as f:
+            json.dump(training, f, indent=2)
+    if args.no_val:
+        log("--no-val: weights in", os.path.join(args.out, "platenet.pt"))
+        return
+
+    # ---- validation on ro- validation frames + synthetic validation images
+    syn_val = data.synthetic_val(np.random.default_rng([args.seed, 999]), val_imgs, args.syn_val)
+    best, rows = validate_and_choose(net, dev, val_imgs, syn_val, args.max_side, args.min_recall,
+                                     max(1, args.workers))
+    log("chosen", best)
+    with open(os.path.join(args.out, "platenet_val_grid.json"), "w") as f:
+        json.dump(rows, f)
+
+    # ---- export (atomically: write temp names, then rename onnx + json)
+    net_cpu = net.cpu().float()
+    tmp_onnx = os.path.join(args.out, "platenet.onnx.tmp")
+    export_onnx(net_cpu, tmp_onnx)
+    sha = hashlib.sha256(open(tmp_onnx, "rb").read()).hexdigest()
+    n_syn_plates = int(sum(len(lb) for _, _, lb in syn_val))
+    manifest = {
+        "name": "platenet", "version": "1", "file": "platenet.onnx", "sha256": sha, "opset": 11,
+        "input": {"name": "input", "max_side": args.max_side, "multiple": 32,
+                  "scale": 1.0 / 255.0, "channel_order": "BGR", "resize": "bilinear, longer side -> max_side",
+                  "pad": "zeros right/bottom"},
+        "output": {"name": "heatmap", "stride": 4},
+        "threshold": best["threshold"], "margin": best["margin"], "margin_px": best["margin_px"],
+        "training": training,
+        "validation": {
+            "coverage_required": evaluate.COVER,
+            "ro_val": {"images": len(val_names), "plates": int(sum(len(labels.get(n, [])) for n in val_names)),
+                       "recall": best["real_recall"], "mean_false_area_fraction": best["real_false"]},
+            "synthetic_val": {"images": len(syn_val), "plates": n_syn_plates,
+                              "recall": best["syn_recall"], "mean_false_area_fraction": best["syn_false"]},
+            "selection": "threshold/margin/margin_px: least false area on ro- validation with recall >= %.3f "
+                         "on both validation sets" % args.min_recall,
+        },
+        "licence note": "Weights trained by the platemask project on MIT-licensed ro- images and synthetic "
+                        "data only; no AGPL (oa-) data and no third-party weights were used.",
+    }
+    tmp_json = os.path.join(args.out, "platenet.json.tmp")
+    with open(tmp_json, "w") as f:
+        json.dump(manifest, f, indent=2)
+    os.replace(tmp_onnx, os.path.join(args.out, "platenet.onnx"))
+    os.replace(tmp_json, os.path.join(args.out, "platenet.json"))
+    log("wrote", os.path.join(args.out, "platenet.onnx"), sha)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+package redact_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/internal/testenv"
+	"github.com/platemask/platemask/redact"
+)
+
+// devImages loads up to n dev photos (all of them when n <= 0).
+func devImages(b *testing.B, n int) [][]byte {
+	dir, _ := testenv.DevImages(b)
+	names, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sort.Strings(names)
+	// Spread the sample over every source, not just the first prefix.
+	if n > 0 && n < len(names) {
+		step := len(names) / n
+		var pick []string
+		for i := 0; i < n; i++ {
+			pick = append(pick, names[i*step])
+		}
+		names = pick
+	}
+	var out [][]byte
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+// BenchmarkCodecFloor is the yardstick: OpenCV decode and re-encode of the
+// same images, which every redactor that re-encodes must pay.
+func BenchmarkCodecFloor(b *testing.B) {
+	images := devImages(b, 60)
+	detect.SetThreads(1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		img, err := codec.Decode(images[i%len(images)], codec.DefaultLimits())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := codec.Encode(img, codec.DefaultQuality); err != nil {
+			b.Fatal(err)
+		}
+		img.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+}
+
+// BenchmarkRedact is the whole redaction of one image on one thread with the
+// default detectors: decode, detect, destroy, encode, name.
+func BenchmarkRedact(b *testing.B) {
+	for _, names := range [][]string{detect.DefaultNames, {"platenet"}, {"haar"}} {
+		b.Run(joinNames(names), func(b *testing.B) {
+			images := devImages(b, 60)
+			detect.SetThreads(1)
+			c := detect.NewDefaultConfig()
+			c.Names = names
+			d, err := detect.New(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			p := processor(b, testRing(b, 1), redact.Blur)
+			p.Detector = d
+			p.Policy.NoPlate = redact.Keep
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				job := &redact.Job{Data: images[i%len(images)], Source: "bench.jpg"}
+				if err := p.Process(context.Background(), job); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+		})
+	}
+}
+
+func joinNames(n []string) string {
+	s := n[0]
+	for _, x := range n[1:] {
+		s += "+" + x
+	}
+	return s
+}

@@ -1,0 +1,163 @@
+package redact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/keys"
+)
+
+// ErrNoPlate marks an image in which nothing was found to redact while the
+// policy is to quarantine such images.
+var ErrNoPlate = errors.New("no plate found")
+
+// Job is one image on its way through the steps. Input fields are set by
+// the caller; the steps fill in the rest.
+type Job struct {
+	Data   []byte
+	Source string // original name: only ever fed to the HMAC
+	Camera string // camera id, when known
+	Name   ingest.Name
+	// Manual regions are destroyed as given, without padding.
+	Manual []image.Rectangle
+
+	img     *codec.Image
+	regions []detect.Region
+
+	Output []byte
+	Record Record
+}
+
+// Step is one stage of the pipeline.
+type Step func(ctx context.Context, p *Processor, j *Job) error
+
+// Steps is the pipeline in order; ctx is checked between steps.
+var Steps = []Step{decodeStep, detectStep, redactStep, encodeStep, nameStep}
+
+// Processor runs jobs. It holds a detector, so one Processor serves one
+// goroutine at a time.
+type Processor struct {
+	Limits   codec.Limits
+	Detector detect.Detector // nil: manual regions only
+	Models   []string        // model versions, for records
+	Keys     *keys.Ring
+	Policy   Policy
+	Quality  int
+	// Static regions per camera id, such as burned-in overlays.
+	Static map[string][]image.Rectangle
+}
+
+// Process runs j through every step. On error nothing of j is usable. An
+// image without any region ends in ErrNoPlate unless the policy keeps it.
+func (p *Processor) Process(ctx context.Context, j *Job) error {
+	defer func() {
+		if j.img != nil {
+			j.img.Close()
+			j.img = nil
+		}
+	}()
+	for _, step := range Steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := step(ctx, p, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeStep(_ context.Context, p *Processor, j *Job) error {
+	img, err := codec.Decode(j.Data, p.Limits)
+	if err != nil {
+		return err
+	}
+	j.img = img
+	return nil
+}
+
+func detectStep(_ context.Context, p *Processor, j *Job) error {
+	b := j.img.Bounds()
+	for _, r := range j.Manual {
+		if c := r.Intersect(b); !c.Empty() {
+			j.regions = append(j.regions, detect.Region{Rect: c, Kind: "manual", Score: 1})
+		}
+	}
+	for _, r := range p.Static[j.Camera] {
+		if c := r.Intersect(b); !c.Empty() {
+			j.regions = append(j.regions, detect.Region{Rect: c, Kind: "static", Score: 1})
+		}
+	}
+	if p.Detector != nil {
+		found, err := p.Detector.Detect(j.img)
+		if err != nil {
+			return fmt.Errorf("detect: %w", err)
+		}
+		j.regions = append(j.regions, found...)
+	}
+	plates := 0
+	for _, r := range j.regions {
+		if r.Kind != "static" {
+			plates++
+		}
+	}
+	if plates == 0 && p.Policy.NoPlate != Keep {
+		return ErrNoPlate
+	}
+	return nil
+}
+
+func redactStep(_ context.Context, p *Processor, j *Job) error {
+	pix, err := j.img.Pix()
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
+	rects := make([]image.Rectangle, len(j.regions))
+	for i, r := range j.regions {
+		rects[i] = r.Rect
+	}
+	b := j.img.Bounds()
+	return Destroy(pix, b.Dx(), b.Dy(), rects, p.Policy.Method)
+}
+
+func encodeStep(_ context.Context, p *Processor, j *Job) error {
+	out, err := codec.Encode(j.img, p.Quality)
+	if err != nil {
+		return err
+	}
+	j.Output = out
+	return nil
+}
+
+func nameStep(_ context.Context, p *Processor, j *Job) error {
+	k := p.Keys.Current()
+	kinds := map[string]int{}
+	for _, r := range j.regions {
+		kinds[r.Kind]++
+	}
+	detector := "none"
+	if p.Detector != nil {
+		detector = p.Detector.Name()
+	}
+	b := j.img.Bounds()
+	j.Record = Record{
+		Schema:     1,
+		Image:      OutputName(k.HMAC, j.Camera, j.Source, j.Data),
+		Camera:     CameraLabel(k.HMAC, j.Camera),
+		TimeBucket: p.Policy.TimeBucket.Of(j.Name.Time),
+		Width:      b.Dx(),
+		Height:     b.Dy(),
+		Regions:    len(j.regions),
+		Kinds:      kinds,
+		Detector:   detector,
+		Models:     p.Models,
+		Policy:     p.Policy,
+		KeyID:      k.ID,
+	}
+	return nil
+}

@@ -1,0 +1,262 @@
+// Package redact destroys detected plates in the pixels, re-encodes without
+// metadata, and derives pseudonymous names and records.
+package redact
+
+import (
+	"fmt"
+	"image"
+)
+
+// Method is how a region is overwritten. Both methods compute the new
+// pixels from the pixels around the regions only, never from inside them,
+// so nothing of a plate survives (a blur of the plate itself can be undone).
+type Method string
+
+const (
+	// Blur paints a smooth patch interpolated from the blurred border
+	// around the region: it looks like a heavy blur.
+	Blur Method = "blur"
+	// Fill paints the region with the mean colour of its surroundings.
+	Fill Method = "fill"
+)
+
+// ParseMethod accepts "blur" or "fill".
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case Blur, Fill:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown method %q (blur or fill)", s)
+}
+
+// Destroy overwrites rects in pix, a w x h image of 3-byte pixels stored row
+// after row. Pixels inside any rect are never read: every new value comes
+// from a band of pixels just outside, excluding other rects.
+func Destroy(pix []byte, w, h int, rects []image.Rectangle, m Method) error {
+	if len(pix) != w*h*3 {
+		return fmt.Errorf("pixel buffer holds %d bytes, want %d", len(pix), w*h*3)
+	}
+	bounds := image.Rect(0, 0, w, h)
+	var clipped []image.Rectangle
+	for _, r := range rects {
+		if r = r.Intersect(bounds); !r.Empty() {
+			clipped = append(clipped, r)
+		}
+	}
+	if len(clipped) == 0 {
+		return nil
+	}
+	clipped = mergeOverlapping(clipped)
+	mask := newMask(bounds, clipped)
+	// Sample every rect before writing any, so the order of rects cannot
+	// matter (samples only ever come from unmasked pixels anyway).
+	patches := make([]patch, len(clipped))
+	for i, r := range clipped {
+		patches[i] = sample(pix, w, mask, r)
+	}
+	for i, r := range clipped {
+		patches[i].paint(pix, w, r, m)
+	}
+	return nil
+}
+
+// mergeOverlapping replaces overlapping rects by their bounding box until
+// none overlap, so that many overlapping detections of one plate cost one
+// patch, not one each. It only ever grows what is destroyed.
+func mergeOverlapping(rs []image.Rectangle) []image.Rectangle {
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(rs); i++ {
+			for j := i + 1; j < len(rs); j++ {
+				if rs[i].Overlaps(rs[j]) {
+					rs[i] = rs[i].Union(rs[j])
+					rs[j] = rs[len(rs)-1]
+					rs = rs[:len(rs)-1]
+					j = i // rs[i] grew: compare it with all again
+					merged = true
+				}
+			}
+		}
+	}
+	return rs
+}
+
+// mask marks the pixels inside any rect.
+type mask struct {
+	bounds image.Rectangle
+	bits   []bool
+}
+
+func newMask(b image.Rectangle, rects []image.Rectangle) *mask {
+	m := &mask{bounds: b, bits: make([]bool, b.Dx()*b.Dy())}
+	for _, r := range rects {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := m.bits[y*b.Dx():]
+			for x := r.Min.X; x < r.Max.X; x++ {
+				row[x] = true
+			}
+		}
+	}
+	return m
+}
+
+func (m *mask) free(x, y int) bool {
+	return image.Pt(x, y).In(m.bounds) && !m.bits[y*m.bounds.Dx()+x]
+}
+
+type rgb [3]float64
+
+// edge holds one colour per position along a side of a rect, and whether
+// any unmasked pixel contributed to it.
+type edge struct {
+	c  []rgb
+	ok []bool
+}
+
+type patch struct {
+	top, bottom, left, right edge
+	mean                     rgb
+}
+
+// band is how far outside a rect the samples reach.
+func band(r image.Rectangle) int { return min(8, max(2, min(r.Dx(), r.Dy())/4)) }
+
+func sample(pix []byte, w int, m *mask, r image.Rectangle) patch {
+	b := band(r)
+	var p patch
+	var sum rgb
+	n := 0
+	at := func(x, y int) (rgb, bool) {
+		if !m.free(x, y) {
+			return rgb{}, false
+		}
+		i := (y*w + x) * 3
+		c := rgb{float64(pix[i]), float64(pix[i+1]), float64(pix[i+2])}
+		for k := range c {
+			sum[k] += c[k]
+		}
+		n++
+		return c, true
+	}
+	// Each edge position averages the band of pixels straight outside it.
+	collect := func(length int, px func(pos, d int) (int, int)) edge {
+		e := edge{c: make([]rgb, length), ok: make([]bool, length)}
+		for pos := 0; pos < length; pos++ {
+			var acc rgb
+			k := 0
+			for d := 1; d <= b; d++ {
+				if c, ok := at(px(pos, d)); ok {
+					acc[0], acc[1], acc[2] = acc[0]+c[0], acc[1]+c[1], acc[2]+c[2]
+					k++
+				}
+			}
+			if k > 0 {
+				e.c[pos] = rgb{acc[0] / float64(k), acc[1] / float64(k), acc[2] / float64(k)}
+				e.ok[pos] = true
+			}
+		}
+		return e
+	}
+	p.top = collect(r.Dx(), func(pos, d int) (int, int) { return r.Min.X + pos, r.Min.Y - d })
+	p.bottom = collect(r.Dx(), func(pos, d int) (int, int) { return r.Min.X + pos, r.Max.Y - 1 + d })
+	p.left = collect(r.Dy(), func(pos, d int) (int, int) { return r.Min.X - d, r.Min.Y + pos })
+	p.right = collect(r.Dy(), func(pos, d int) (int, int) { return r.Max.X - 1 + d, r.Min.Y + pos })
+	p.mean = rgb{128, 128, 128} // a region with no free surroundings at all
+	if n > 0 {
+		p.mean = rgb{sum[0] / float64(n), sum[1] / float64(n), sum[2] / float64(n)}
+	}
+	return p
+}
+
+func (p *patch) paint(pix []byte, w int, r image.Rectangle, m Method) {
+	if m == Fill {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				put(pix, (y*w+x)*3, p.mean)
+			}
+		}
+		return
+	}
+	// Blur: smooth each side heavily, then fill the inside with the Coons
+	// patch (bilinearly blended) spanned by the four sides.
+	radius := max(r.Dx(), r.Dy()) / 6
+	top, bottom := p.top.smooth(p.mean, radius), p.bottom.smooth(p.mean, radius)
+	left, right := p.left.smooth(p.mean, radius), p.right.smooth(p.mean, radius)
+	W, H := r.Dx(), r.Dy()
+	c00, c10 := avg(top[0], left[0]), avg(top[W-1], right[0])
+	c01, c11 := avg(bottom[0], left[H-1]), avg(bottom[W-1], right[H-1])
+	for j := 0; j < H; j++ {
+		v := (float64(j) + 0.5) / float64(H)
+		for i := 0; i < W; i++ {
+			u := (float64(i) + 0.5) / float64(W)
+			var c rgb
+			for k := 0; k < 3; k++ {
+				c[k] = (1-v)*top[i][k] + v*bottom[i][k] + (1-u)*left[j][k] + u*right[j][k] -
+					((1-u)*(1-v)*c00[k] + u*(1-v)*c10[k] + (1-u)*v*c01[k] + u*v*c11[k])
+			}
+			put(pix, ((r.Min.Y+j)*w+r.Min.X+i)*3, c)
+		}
+	}
+}
+
+// smooth fills positions without samples from the nearest that has one (or
+// the mean), then applies a box filter of the given radius.
+func (e edge) smooth(mean rgb, radius int) []rgb {
+	n := len(e.c)
+	filled := make([]rgb, n)
+	last := -1
+	for i := 0; i < n; i++ {
+		if e.ok[i] {
+			filled[i] = e.c[i]
+			last = i
+		} else if last >= 0 {
+			filled[i] = e.c[last]
+		} else {
+			filled[i] = mean
+		}
+	}
+	// Leading gaps take the first sample found after them.
+	first := -1
+	for i := 0; i < n; i++ {
+		if e.ok[i] {
+			first = i
+			break
+		}
+	}
+	for i := 0; i < first; i++ {
+		filled[i] = e.c[first]
+	}
+	if radius < 1 {
+		return filled
+	}
+	// Prefix sums make the box filter linear in n.
+	prefix := make([]rgb, n+1)
+	for i, c := range filled {
+		for k := 0; k < 3; k++ {
+			prefix[i+1][k] = prefix[i][k] + c[k]
+		}
+	}
+	out := make([]rgb, n)
+	for i := range out {
+		lo, hi := max(0, i-radius), min(n, i+radius+1)
+		for k := 0; k < 3; k++ {
+			out[i][k] = (prefix[hi][k] - prefix[lo][k]) / float64(hi-lo)
+		}
+	}
+	return out
+}
+
+func avg(a, b rgb) rgb { return rgb{(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2} }
+
+func put(pix []byte, i int, c rgb) {
+	for k := 0; k < 3; k++ {
+		v := c[k] + 0.5
+		switch {
+		case v < 0:
+			v = 0
+		case v > 255:
+			v = 255
+		}
+		pix[i+k] = byte(v)
+	}
+}

@@ -1,0 +1,174 @@
+package redact_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/draw"
+	"regexp"
+	"testing"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/jpeginfo"
+	"github.com/platemask/platemask/keys"
+	"github.com/platemask/platemask/redact"
+	"github.com/platemask/platemask/synth"
+)
+
+func testRing(t testing.TB, seed byte) *keys.Ring {
+	t.Helper()
+	k := keys.Key{ID: "test", HMAC: bytes.Repeat([]byte{seed}, 32), Seal: bytes.Repeat([]byte{seed + 1}, 32)}
+	return &keys.Ring{Active: "test", Keys: []keys.Key{k}}
+}
+
+func processor(t testing.TB, ring *keys.Ring, m redact.Method) *redact.Processor {
+	return &redact.Processor{Limits: codec.DefaultLimits(), Keys: ring, Quality: 90,
+		Policy: redact.Policy{Method: m, TimeBucket: redact.BucketDay, NoPlate: redact.Quarantine}}
+}
+
+// plateScene renders a scene with one plate whose box is aligned to the
+// JPEG's 16-pixel MCUs, so that changing the plate changes no compressed
+// block outside it.
+func plateScene(t testing.TB, text string) (image.Image, image.Rectangle) {
+	t.Helper()
+	img, _, err := synth.Scene(11, 640, 480, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := image.Rect(240, 320, 400, 368)
+	plate, err := synth.RenderPlate(text, box.Dy(), color.RGBA{240, 240, 235, 255})
+	if err != nil {
+		t.Fatal(err)
+	}
+	draw.Draw(img, box, image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(img, box, plate, image.Point{}, draw.Src)
+	return img, box
+}
+
+// TestInvariantIrreversible: change only the plate's pixels in the input,
+// redact the same regions, and the output must be byte-identical.
+func TestInvariantIrreversible(t *testing.T) {
+	imgA, box := plateScene(t, "AB12 CDE")
+	imgB, _ := plateScene(t, "XY98 ZZQ")
+	a, err := synth.EncodeJPEG(imgA, 92)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := synth.EncodeJPEG(imgB, 92)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, b) {
+		t.Fatal("inputs are identical; the test would prove nothing")
+	}
+	// The region is the plate padded by a margin, as detections are.
+	region := image.Rect(box.Min.X-8, box.Min.Y-8, box.Max.X+8, box.Max.Y+8)
+	for _, m := range []redact.Method{redact.Blur, redact.Fill} {
+		p := processor(t, testRing(t, 1), m)
+		ja := &redact.Job{Data: a, Source: "same.jpg", Manual: []image.Rectangle{region}}
+		jb := &redact.Job{Data: b, Source: "same.jpg", Manual: []image.Rectangle{region}}
+		if err := p.Process(context.Background(), ja); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Process(context.Background(), jb); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ja.Output, jb.Output) {
+			t.Errorf("%s: outputs differ when only the plate's pixels differ", m)
+		}
+	}
+}
+
+func TestOutputContract(t *testing.T) {
+	img, box := plateScene(t, "N74 DYX")
+	raw, err := synth.EncodeJPEG(img, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb, err := synth.EncodeJPEG(img, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := synth.WithMetadata(raw, synth.All(1, thumb))
+	source := "192.168.0.64_01_20241230152519495_N74DYX_VEHICLE_DETECTION.jpg"
+	parser, _ := ingest.NewParser("")
+	name := parser.Parse(source)
+	job := &redact.Job{Data: data, Source: source, Camera: name.Camera, Name: name, Manual: []image.Rectangle{box}}
+	p := processor(t, testRing(t, 1), redact.Blur)
+	if err := p.Process(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	info, err := jpeginfo.Scan(job.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Width != 640 || info.Height != 480 || len(info.Metadata()) != 0 || info.Trailing != 0 {
+		t.Errorf("output %dx%d metadata %v trailing %d", info.Width, info.Height, info.Metadata(), info.Trailing)
+	}
+	rec := job.Record
+	if !regexp.MustCompile(`^[a-z2-7]{26}\.jpg$`).MatchString(rec.Image) {
+		t.Errorf("name %q is not 26 base32 characters", rec.Image)
+	}
+	if ids := ingest.Identifiers(rec.Image); len(ids) != 0 {
+		t.Errorf("name %q looks like it holds %v", rec.Image, ids)
+	}
+	if rec.TimeBucket != "2024-12-30" || rec.Regions != 1 || rec.Kinds["manual"] != 1 || rec.KeyID != "test" {
+		t.Errorf("record %+v", rec)
+	}
+	if rec.Camera == "" || bytes.Contains([]byte(rec.Camera), []byte("192")) {
+		t.Errorf("camera label %q", rec.Camera)
+	}
+
+	// Same input and key: same name. Another key: another name.
+	again := &redact.Job{Data: data, Source: source, Camera: name.Camera, Manual: []image.Rectangle{box}}
+	if err := p.Process(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	other := &redact.Job{Data: data, Source: source, Camera: name.Camera, Manual: []image.Rectangle{box}}
+	if err := processor(t, testRing(t, 9), redact.Blur).Process(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	if again.Record.Image != rec.Image || other.Record.Image == rec.Image {
+		t.Errorf("names: first %s, again %s, other key %s", rec.Image, again.Record.Image, other.Record.Image)
+	}
+}
+
+func TestNoPlatePolicy(t *testing.T) {
+	img, _ := plateScene(t, "AB12 CDE")
+	data, err := synth.EncodeJPEG(img, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := processor(t, testRing(t, 1), redact.Blur)
+	job := &redact.Job{Data: data, Source: "x.jpg"}
+	if err := p.Process(context.Background(), job); !errors.Is(err, redact.ErrNoPlate) {
+		t.Fatalf("quarantine policy: err = %v, want ErrNoPlate", err)
+	}
+	if job.Output != nil {
+		t.Error("quarantined job has output")
+	}
+	p.Policy.NoPlate = redact.Keep
+	job = &redact.Job{Data: data, Source: "x.jpg"}
+	if err := p.Process(context.Background(), job); err != nil || job.Output == nil || job.Record.Regions != 0 {
+		t.Fatalf("keep policy: err %v, output %d bytes, regions %d", err, len(job.Output), job.Record.Regions)
+	}
+}
+
+func TestBadInputFails(t *testing.T) {
+	img, _ := plateScene(t, "AB12 CDE")
+	good, err := synth.EncodeJPEG(img, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := processor(t, testRing(t, 1), redact.Blur)
+	for _, bad := range synth.BadInputs(good) {
+		job := &redact.Job{Data: bad.Data, Source: "x.jpg", Manual: []image.Rectangle{image.Rect(0, 0, 10, 10)}}
+		err := p.Process(context.Background(), job)
+		if err == nil || job.Output != nil {
+			t.Errorf("%s: err %v, output %d bytes", bad.Name, err, len(job.Output))
+		}
+	}
+}
