@@ -3,14 +3,15 @@
 
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopencv-dev opencv-data pkg-config
+APT_PACKAGES := libopencv-dev opencv-data pkg-config nodejs npm
 
 .PHONY: setup build demo test bench vet clean test-servers
 
-# System libraries: OpenCV 4.6 and its data files (the Haar plate cascade).
+# System libraries: OpenCV 4.6 and its data files (the Haar plate cascade),
+# and npm for the Azure Storage emulator the tests run against.
 setup:
-	@if pkg-config --exists opencv4 && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ]; then \
-		echo "setup: OpenCV $$(pkg-config --modversion opencv4) present"; \
+	@if pkg-config --exists opencv4 && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ] && command -v npm >/dev/null; then \
+		echo "setup: OpenCV $$(pkg-config --modversion opencv4) and npm present"; \
 	else \
 		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); \
 	fi
@@ -28,8 +29,9 @@ vet:
 	test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
 	$(GO) vet ./...
 
-# Unit, integration and dataset tests, then the Mat-leak check.
-test: setup vet
+# Unit, integration and dataset tests against real servers, then the
+# Mat-leak check.
+test: setup test-servers vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -tags matprofile -run 'NoMatLeaks' ./...
 

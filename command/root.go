@@ -8,10 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	auditcmd "github.com/platemask/platemask/command/audit"
 	"github.com/platemask/platemask/command/cmdutil"
 	evalcmd "github.com/platemask/platemask/command/eval"
 	redactcmd "github.com/platemask/platemask/command/redact"
+	reprocesscmd "github.com/platemask/platemask/command/reprocess"
 	samplescmd "github.com/platemask/platemask/command/samples"
+	sharecmd "github.com/platemask/platemask/command/share"
 )
 
 // Version is set at build time.
@@ -39,6 +42,9 @@ identifier survives in anything stored.`,
 		redactcmd.New(io),
 		evalcmd.New(io),
 		samplescmd.New(io),
+		reprocesscmd.New(io),
+		auditcmd.New(io),
+		sharecmd.New(io),
 	)
 	return root
 }

@@ -1,0 +1,373 @@
+// Package reprocess is the `platemask reprocess` command: migrate an
+// archive of raw camera images from one store into a pseudonymised one,
+// resumably.
+package reprocess
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/command/storeflag"
+	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/keys"
+	"github.com/platemask/platemask/redact"
+	"github.com/platemask/platemask/reprocess"
+	"github.com/platemask/platemask/store"
+)
+
+// Options are the command's flags.
+type Options struct {
+	IO *cmdutil.IOStreams
+
+	From, To, Quarantine string
+	DataDir              string
+	Workers              int
+	Window               int
+	DeleteSource         bool
+	RetryFailed          bool
+	Restart              bool
+	NoCount              bool
+	Manifest             string
+	JSON                 bool
+	Interval             time.Duration
+
+	Detectors   string
+	Model       string
+	NetModel    string
+	NetManifest string
+	Cascade     string
+	Method      string
+	Margin      float64
+	NoPlate     string
+	TimeBucket  string
+	NamePattern string
+	KeyFile     string
+	Quality     int
+	MaxBytes    int64
+	MaxPixels   int64
+
+	stores *storeflag.Flags
+	// Store overrides the store configuration (tests).
+	Store *store.Config
+}
+
+// New returns the cobra command.
+func New(io *cmdutil.IOStreams) *cobra.Command {
+	lim := codec.DefaultLimits()
+	o := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "reprocess --from URL --to URL",
+		Short: "Pseudonymise an existing archive from one store into another, resumably",
+		Long: `Reprocess streams the listing of the --from store (never holding it whole),
+redacts each JPEG with in-process workers and writes the output image and its
+JSON record to the --to store under the opaque output name. Images in which
+no plate is found are sealed (AES-256-GCM, the keys' sealing key) and stored
+under quarantine/ in the sink, or in --quarantine. Objects that fail (not a
+JPEG, corrupt, too large) are counted and written nowhere.
+
+The run is resumable: progress is kept in a checkpoint under --data, keyed by
+a hash of the two URLs. Killed and started again with the same URLs, it goes
+on where it stopped; finished objects are not processed again, and an object
+processed twice overwrites its own output (names derive from content and
+keys). The checkpoint holds no names in clear: a sealed watermark key and
+HMACs. --restart discards it; --retry-failed runs the failed objects again.
+
+--delete-source removes a source object only after its output (or sealed
+quarantine copy) has been read back from the sink with the right size.
+
+` + storeflag.Help + `
+
+Exit status: 0 when every object was redacted or quarantined, 1 when any
+failed or the run was interrupted, 2 on usage errors, 3 when a store or the
+keys could not be used.`,
+		Example: `  platemask reprocess --from /srv/anpr-dump --to s3://clean-archive/site-7
+  platemask reprocess --from az://acct/raw --to az://acct/pseudonymised --delete-source
+  AWS_ENDPOINT_URL=http://127.0.0.1:7070 platemask reprocess --from s3://raw --to s3://clean`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.From, "from", "", "source store URL (required)")
+	f.StringVar(&o.To, "to", "", "sink store URL (required)")
+	f.StringVar(&o.Quarantine, "quarantine", "", "store URL for sealed images without a plate (default: quarantine/ in the sink)")
+	f.StringVar(&o.DataDir, "data", DefaultDataDir(), "folder for checkpoints")
+	f.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images processed in parallel")
+	f.IntVar(&o.Window, "window", 4096, "most objects listed ahead of the oldest unfinished one")
+	f.BoolVar(&o.DeleteSource, "delete-source", false, "delete each source object once its output is verified in the sink")
+	f.BoolVar(&o.RetryFailed, "retry-failed", false, "list the whole source again and retry objects that failed before")
+	f.BoolVar(&o.Restart, "restart", false, "discard the checkpoint and start from the beginning")
+	f.BoolVar(&o.NoCount, "no-count", false, "do not list the source a second time to count it (no ETA)")
+	f.StringVar(&o.Manifest, "manifest", "", "append a CSV mapping source keys to outputs (holds original names: keep it private)")
+	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
+	f.DurationVar(&o.Interval, "progress-interval", 10*time.Second, "how often to print progress when stderr is not a terminal")
+	f.StringVar(&o.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
+	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
+	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
+	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
+	f.StringVar(&o.Method, "method", "blur", "how to destroy a region: blur or fill")
+	f.Float64Var(&o.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: calibrated)")
+	f.StringVar(&o.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (sealed) or keep")
+	f.StringVar(&o.TimeBucket, "time-bucket", "day", "time kept in records from names: none, day or hour")
+	f.StringVar(&o.NamePattern, "name-pattern", "", "regexp with named groups camera, time, plate for your camera's file names")
+	f.StringVar(&o.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
+	f.IntVar(&o.Quality, "quality", codec.DefaultQuality, "JPEG quality of outputs")
+	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse objects larger than this")
+	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse images with more pixels than this")
+	o.stores = storeflag.Add(f)
+	return cmd
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/platemask, or ~/.local/share/platemask.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "platemask")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "platemask")
+	}
+	return filepath.Join(".", ".platemask")
+}
+
+// Summary is the --json output.
+type Summary struct {
+	Listed      int64          `json:"listed"`
+	Redacted    int64          `json:"redacted"`
+	Quarantined int64          `json:"quarantined"`
+	Failed      int64          `json:"failed"`
+	FailedBy    map[string]int `json:"failed_by_reason,omitempty"`
+	Skipped     int64          `json:"skipped_done_earlier"`
+	Ignored     int64          `json:"ignored_not_jpeg"`
+	Bytes       int64          `json:"bytes_read"`
+	Seconds     float64        `json:"seconds"`
+	PerSecond   float64        `json:"objects_per_second"`
+	Complete    bool           `json:"complete"`
+}
+
+// Run reprocesses o.From into o.To.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.From == "" || o.To == "" {
+		return cmdutil.UsageError("--from and --to are required")
+	}
+	var cfg store.Config
+	if o.Store != nil {
+		cfg = *o.Store
+	} else {
+		c, err := o.stores.Config()
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	src, err := store.Open(ctx, o.From, cfg)
+	if err != nil {
+		return cmdutil.UsageError("--from: %w", err)
+	}
+	sink, err := store.Open(ctx, o.To, cfg)
+	if err != nil {
+		return cmdutil.UsageError("--to: %w", err)
+	}
+	if inside(sink.String(), src.String()) || inside(src.String(), sink.String()) {
+		return cmdutil.UsageError("--from and --to overlap: the sink must not lie inside the source or the other way round")
+	}
+	var quar store.Store
+	if o.Quarantine != "" {
+		if quar, err = store.Open(ctx, o.Quarantine, cfg); err != nil {
+			return cmdutil.UsageError("--quarantine: %w", err)
+		}
+		if inside(quar.String(), src.String()) {
+			return cmdutil.UsageError("--quarantine must not lie inside the source")
+		}
+	}
+	ring, newProc, parser, err := setup(o)
+	if err != nil {
+		return err
+	}
+
+	ckPath := reprocess.Path(o.DataDir, src.String(), sink.String())
+	if o.Restart {
+		if err := os.Remove(ckPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("checkpoint: %w", errors.Unwrap(err))
+		}
+	}
+	ck, err := reprocess.OpenCheckpoint(ckPath, ring)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	resumed := ck.Watermark() != ""
+	if resumed {
+		fmt.Fprintln(o.IO.ErrOut, "platemask: resuming from the checkpoint (--restart to start over)")
+	}
+
+	var manifest *csv.Writer
+	if o.Manifest != "" {
+		mf, err := os.OpenFile(o.Manifest, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("manifest: %w", errors.Unwrap(err))
+		}
+		defer mf.Close()
+		manifest = csv.NewWriter(mf)
+		if st, _ := mf.Stat(); st != nil && st.Size() == 0 {
+			manifest.Write([]string{"source", "output", "status", "regions", "reason"})
+		}
+		defer manifest.Flush()
+	}
+
+	failedBy := map[string]int{}
+	var fmu sync.Mutex
+	run := reprocess.New(reprocess.Config{
+		Source: src,
+		Runner: &reprocess.InProcess{Workers: o.Workers, NewProcessor: newProc, Parser: parser, Keys: ring,
+			Source: src, Sink: sink, Quarantine: quar, DeleteSource: o.DeleteSource},
+		Checkpoint:  ck,
+		Window:      o.Window,
+		RetryFailed: o.RetryFailed,
+		Count:       !o.NoCount,
+		OnResult: func(r reprocess.Result) {
+			if r.Status == reprocess.Failed {
+				fmu.Lock()
+				failedBy[r.Reason]++
+				fmu.Unlock()
+			}
+			if manifest != nil {
+				manifest.Write([]string{r.Key, r.Output, string(r.Status), strconv.Itoa(r.Regions), r.Reason})
+			}
+		},
+	})
+
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	bar := newProgress(o.IO, o.Interval, run.Stats)
+	bar.start()
+	runErr := run.Run(sigCtx)
+	bar.stop()
+
+	st := run.Stats()
+	fmu.Lock()
+	sum := Summary{Listed: st.Listed, Redacted: st.Redacted, Quarantined: st.Quarantined, Failed: st.Failed,
+		Skipped: st.Skipped, Ignored: st.Ignored, Bytes: st.Bytes, Seconds: st.Elapsed.Seconds(),
+		Complete: runErr == nil, FailedBy: failedBy}
+	fmu.Unlock()
+	if s := st.Elapsed.Seconds(); s > 0 {
+		sum.PerSecond = float64(st.Redacted+st.Quarantined+st.Failed) / s
+	}
+	printSummary(o.IO, sum)
+	if o.JSON {
+		if err := cmdutil.WriteJSON(o.IO.Out, sum); err != nil {
+			return err
+		}
+	}
+	switch {
+	case runErr != nil && ctx.Err() == nil && sigCtx.Err() != nil:
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: errors.New("interrupted; run the same command again to resume")}
+	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
+		return runErr
+	case runErr != nil:
+		return fmt.Errorf("%w (run the same command again to resume)", runErr)
+	case st.Failed > 0:
+		return cmdutil.Failed
+	}
+	return nil
+}
+
+// inside reports whether store URL a lies within store URL b.
+func inside(a, b string) bool {
+	return strings.HasPrefix(strings.TrimSuffix(a, "/")+"/", strings.TrimSuffix(b, "/")+"/")
+}
+
+func setup(o *Options) (*keys.Ring, func() (*redact.Processor, error), *ingest.Parser, error) {
+	method, err := redact.ParseMethod(o.Method)
+	if err != nil {
+		return nil, nil, nil, cmdutil.UsageError("--method: %w", err)
+	}
+	noPlate, err := redact.ParseNoPlate(o.NoPlate)
+	if err != nil {
+		return nil, nil, nil, cmdutil.UsageError("--no-plate: %w", err)
+	}
+	bucket, err := redact.ParseTimeBucket(o.TimeBucket)
+	if err != nil {
+		return nil, nil, nil, cmdutil.UsageError("--time-bucket: %w", err)
+	}
+	lim := codec.Limits{MaxBytes: o.MaxBytes, MaxPixels: o.MaxPixels, MaxSide: codec.DefaultLimits().MaxSide}
+	if err := lim.Validate(); err != nil {
+		return nil, nil, nil, cmdutil.UsageError("%w", err)
+	}
+	parser, err := ingest.NewParser(o.NamePattern)
+	if err != nil {
+		return nil, nil, nil, cmdutil.UsageError("--name-pattern: %w", err)
+	}
+	dc := detect.NewDefaultConfig()
+	dc.Names = splitList(o.Detectors)
+	dc.Margin = o.Margin
+	dc.Cascade, dc.YuNetModel = o.Cascade, o.Model
+	dc.NetModel, dc.NetManifest = o.NetModel, o.NetManifest
+	if err := dc.Validate(); err != nil {
+		return nil, nil, nil, cmdutil.UsageError("--detector: %w", err)
+	}
+	if o.Quality < 1 || o.Quality > 100 {
+		return nil, nil, nil, cmdutil.UsageError("--quality must be 1..100")
+	}
+	ring, err := keys.Load(o.KeyFile, o.IO.ErrOut)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	detect.SetThreads(1) // workers run side by side
+	policy := redact.Policy{Method: method, TimeBucket: bucket, NoPlate: noPlate}
+	if o.Margin >= 0 {
+		policy.Margin = &o.Margin
+	}
+	newProc := func() (*redact.Processor, error) {
+		d, err := detect.New(dc)
+		if err != nil {
+			return nil, err
+		}
+		return &redact.Processor{Limits: lim, Detector: d, Models: detect.Versions(d), Keys: ring, Policy: policy, Quality: o.Quality}, nil
+	}
+	return ring, newProc, parser, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '+' }) {
+		out = append(out, strings.TrimSpace(p))
+	}
+	return out
+}
+
+func printSummary(io *cmdutil.IOStreams, s Summary) {
+	fmt.Fprintf(io.ErrOut, "reprocess: %d listed: %d redacted, %d quarantined, %d failed, %d done earlier, %d not JPEG; %.1f MB read in %.1fs (%.1f objects/s)\n",
+		s.Listed, s.Redacted, s.Quarantined, s.Failed, s.Skipped, s.Ignored, float64(s.Bytes)/1e6, s.Seconds, s.PerSecond)
+	if len(s.FailedBy) > 0 {
+		reasons := make([]string, 0, len(s.FailedBy))
+		for r := range s.FailedBy {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(io.ErrOut, "reprocess: %d failed: %s\n", s.FailedBy[r], r)
+		}
+	}
+}
