@@ -46,7 +46,7 @@ func Check(data []byte, lim Limits) (*jpeginfo.Info, error) {
 	}
 	info, err := jpeginfo.Scan(data)
 	if err != nil {
-		if errors.Is(err, jpeginfo.ErrTruncated) || errors.Is(err, jpeginfo.ErrMalformed) {
+		if errors.Is(err, jpeginfo.ErrTruncated) || errors.Is(err, jpeginfo.ErrMalformed) || errors.Is(err, jpeginfo.ErrExif) {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrNotJPEG, err)

@@ -1,50 +1,120 @@
 package jpeginfo
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
 
-// exifOrientation reads tag 0x0112 from IFD0 of an APP1 Exif payload. It
-// looks at IFD0 only and never follows offsets elsewhere, so EXIF loops and
-// bombs cost nothing. Anything odd yields 1 (no rotation).
-func exifOrientation(p []byte) int {
+// Bounds on the EXIF structure a camera plausibly writes. Anything beyond
+// them is a loop, a bomb or garbage, and is refused before a C parser sees it.
+const (
+	maxIFDs       = 16
+	maxIFDEntries = 512
+)
+
+// ErrExif reports EXIF data whose structure is broken or hostile.
+var ErrExif = errors.New("malformed EXIF")
+
+type tiff struct {
+	b  []byte
+	bo binary.ByteOrder
+}
+
+// parseTIFF reads the TIFF header of an APP1 Exif payload.
+func parseTIFF(p []byte) (*tiff, int, error) {
 	const header = "Exif\x00\x00"
 	if len(p) < len(header)+8 || string(p[:len(header)]) != header {
-		return 1
+		return nil, 0, fmt.Errorf("%w: short header", ErrExif)
 	}
-	tiff := p[len(header):]
-	var bo binary.ByteOrder
-	switch string(tiff[:2]) {
+	t := &tiff{b: p[len(header):]}
+	switch string(t.b[:2]) {
 	case "II":
-		bo = binary.LittleEndian
+		t.bo = binary.LittleEndian
 	case "MM":
-		bo = binary.BigEndian
+		t.bo = binary.BigEndian
 	default:
-		return 1
+		return nil, 0, fmt.Errorf("%w: bad byte order", ErrExif)
 	}
-	if bo.Uint16(tiff[2:]) != 42 {
-		return 1
+	if t.bo.Uint16(t.b[2:]) != 42 {
+		return nil, 0, fmt.Errorf("%w: bad TIFF magic", ErrExif)
 	}
-	ifd := int(bo.Uint32(tiff[4:]))
-	if ifd < 8 || ifd+2 > len(tiff) {
-		return 1
+	return t, int(t.bo.Uint32(t.b[4:])), nil
+}
+
+// entries returns the entry count of the IFD at off, checking it fits.
+func (t *tiff) entries(off int) (int, error) {
+	if off < 8 || off+2 > len(t.b) {
+		return 0, fmt.Errorf("%w: IFD offset %d outside the segment", ErrExif, off)
 	}
-	n := int(bo.Uint16(tiff[ifd:]))
-	for i := 0; i < n; i++ {
-		e := ifd + 2 + 12*i
-		if e+12 > len(tiff) {
-			return 1
-		}
-		if bo.Uint16(tiff[e:]) != 0x0112 {
+	n := int(t.bo.Uint16(t.b[off:]))
+	if n > maxIFDEntries {
+		return 0, fmt.Errorf("%w: IFD with %d entries", ErrExif, n)
+	}
+	if off+2+12*n+4 > len(t.b) {
+		return 0, fmt.Errorf("%w: IFD runs past the segment", ErrExif)
+	}
+	return n, nil
+}
+
+// checkExif walks every IFD (IFD0, IFD1..., Exif, GPS and interoperability
+// sub-IFDs) without reading values, refusing loops, out-of-range offsets
+// and oversized tables.
+func checkExif(p []byte) error {
+	t, first, err := parseTIFF(p)
+	if err != nil {
+		return err
+	}
+	seen := map[int]bool{}
+	queue := []int{first}
+	for len(queue) > 0 {
+		off := queue[0]
+		queue = queue[1:]
+		if off == 0 {
 			continue
 		}
-		// SHORT, count 1: the value sits in the first two bytes of the field.
-		if bo.Uint16(tiff[e+2:]) != 3 {
-			return 1
+		if seen[off] {
+			return fmt.Errorf("%w: IFD loop", ErrExif)
 		}
-		v := int(bo.Uint16(tiff[e+8:]))
-		if v < 1 || v > 8 {
-			return 1
+		seen[off] = true
+		if len(seen) > maxIFDs {
+			return fmt.Errorf("%w: more than %d IFDs", ErrExif, maxIFDs)
 		}
-		return v
+		n, err := t.entries(off)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			e := off + 2 + 12*i
+			switch t.bo.Uint16(t.b[e:]) {
+			case 0x8769, 0x8825, 0xA005: // Exif, GPS, interoperability IFD pointers
+				queue = append(queue, int(t.bo.Uint32(t.b[e+8:])))
+			}
+		}
+		queue = append(queue, int(t.bo.Uint32(t.b[off+2+12*n:])))
+	}
+	return nil
+}
+
+// exifOrientation reads tag 0x0112 from IFD0 (1..8, else 1). checkExif has
+// already vouched for the structure.
+func exifOrientation(p []byte) int {
+	t, off, err := parseTIFF(p)
+	if err != nil {
+		return 1
+	}
+	n, err := t.entries(off)
+	if err != nil {
+		return 1
+	}
+	for i := 0; i < n; i++ {
+		e := off + 2 + 12*i
+		if t.bo.Uint16(t.b[e:]) != 0x0112 || t.bo.Uint16(t.b[e+2:]) != 3 {
+			continue
+		}
+		if v := int(t.bo.Uint16(t.b[e+8:])); v >= 1 && v <= 8 {
+			return v
+		}
 	}
 	return 1
 }

@@ -5,6 +5,7 @@
 package jpeginfo
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -105,7 +106,8 @@ func Scan(data []byte) (*Info, error) {
 	}
 	info := &Info{Orientation: 1}
 	pos := 2
-	sawSOS := false
+	sawSOS, sawDQT := false, false
+	var compIDs []byte
 	for {
 		// Find the next marker; fill bytes (0xFF 0xFF) are allowed.
 		if pos >= len(data) {
@@ -169,16 +171,50 @@ func Scan(data []byte) (*Info, error) {
 			if len(payload) < 6+3*info.Components {
 				return info, fmt.Errorf("%w: frame header lists %d components", ErrMalformed, info.Components)
 			}
-		case marker == APP1 && seg.Ident == "Exif" && info.Orientation == 1:
-			info.Orientation = exifOrientation(payload)
+			for c := 0; c < info.Components; c++ {
+				compIDs = append(compIDs, payload[6+3*c])
+			}
+		case marker == DQT:
+			sawDQT = true
+		case marker == APP1 && seg.Ident == "Exif":
+			if err := checkExif(payload); err != nil {
+				return info, err
+			}
+			if info.Orientation == 1 {
+				info.Orientation = exifOrientation(payload)
+			}
 		case marker == SOS:
 			if info.Frame == 0 {
 				return info, fmt.Errorf("%w: scan before frame header", ErrMalformed)
+			}
+			if !sawDQT {
+				return info, fmt.Errorf("%w: no quantisation table", ErrMalformed)
+			}
+			if err := checkScan(payload, compIDs); err != nil {
+				return info, err
 			}
 			sawSOS = true
 			pos = skipEntropy(data, pos)
 		}
 	}
+}
+
+// checkScan verifies that a scan header selects only components the frame
+// declared.
+func checkScan(p, compIDs []byte) error {
+	if len(p) < 1 {
+		return fmt.Errorf("%w: empty scan header", ErrMalformed)
+	}
+	n := int(p[0])
+	if n < 1 || n > 4 || len(p) < 1+2*n+3 {
+		return fmt.Errorf("%w: scan header lists %d components", ErrMalformed, n)
+	}
+	for i := 0; i < n; i++ {
+		if !bytes.Contains(compIDs, p[1+2*i:2+2*i]) {
+			return fmt.Errorf("%w: scan selects an undeclared component", ErrMalformed)
+		}
+	}
+	return nil
 }
 
 // skipEntropy returns the offset of the first marker after entropy-coded

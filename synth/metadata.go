@@ -14,6 +14,11 @@ type Metadata struct {
 	Comment     string
 	MPF         bool // an MPF APP2 and a second image after EOI
 	Trailer     []byte
+
+	// Hostile EXIF for tests: IFD0's next-IFD offset and its entry count
+	// as written, whatever the real layout.
+	exifNext  uint32
+	exifCount uint16
 }
 
 // All is every kind of metadata at once, with orientation o.
@@ -112,7 +117,14 @@ func exif(m Metadata) []byte {
 	binary.Write(&b, le, uint16(42))
 	binary.Write(&b, le, uint32(8))
 	writeIFD := func(es []entry, next int) {
-		binary.Write(&b, le, uint16(len(es)))
+		count := uint16(len(es))
+		if m.exifCount != 0 && next == ifd1Off {
+			count = m.exifCount
+		}
+		if m.exifNext != 0 && next == ifd1Off {
+			next = int(m.exifNext)
+		}
+		binary.Write(&b, le, count)
 		for _, e := range es {
 			binary.Write(&b, le, e.tag)
 			binary.Write(&b, le, e.typ)
