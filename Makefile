@@ -3,9 +3,9 @@
 
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopencv-dev opencv-data pkg-config nodejs npm
+APT_PACKAGES := libopencv-dev opencv-data pkg-config nodejs npm curl
 
-.PHONY: setup build demo test bench vet clean test-servers
+.PHONY: setup build demo demo-redact test bench vet clean test-servers
 
 # System libraries: OpenCV 4.6 and its data files (the Haar plate cascade),
 # and npm for the Azure Storage emulator the tests run against.
@@ -19,8 +19,13 @@ setup:
 build: setup
 	$(GO) build -o bin/platemask ./cmd/platemask
 
-# Generate sample camera images and redact them.
+# The pipeline on one machine: register a camera, start serve, push sample
+# camera images over HTTP and the drop folder, show the results.
 demo: build
+	scripts/demo.sh
+
+# No queue: redact a folder of sample images straight into demo/out.
+demo-redact: build
 	rm -rf demo && bin/platemask samples demo/in
 	bin/platemask redact --keys demo/keys.json --out demo/out --manifest demo/manifest.csv demo/in
 	@echo; echo "inputs:  demo/in   outputs: demo/out   mapping: demo/manifest.csv"; cat demo/manifest.csv

@@ -9,12 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	auditcmd "github.com/platemask/platemask/command/audit"
+	camerascmd "github.com/platemask/platemask/command/cameras"
 	"github.com/platemask/platemask/command/cmdutil"
 	evalcmd "github.com/platemask/platemask/command/eval"
 	redactcmd "github.com/platemask/platemask/command/redact"
 	reprocesscmd "github.com/platemask/platemask/command/reprocess"
 	samplescmd "github.com/platemask/platemask/command/samples"
+	servecmd "github.com/platemask/platemask/command/serve"
 	sharecmd "github.com/platemask/platemask/command/share"
+	workercmd "github.com/platemask/platemask/command/worker"
 )
 
 // Version is set at build time.
@@ -42,6 +45,9 @@ identifier survives in anything stored.`,
 		redactcmd.New(io),
 		evalcmd.New(io),
 		samplescmd.New(io),
+		servecmd.New(io),
+		workercmd.New(io),
+		camerascmd.New(io),
 		reprocesscmd.New(io),
 		auditcmd.New(io),
 		sharecmd.New(io),

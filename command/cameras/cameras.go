@@ -1,0 +1,220 @@
+// Package cameras is the `platemask cameras` command: register the
+// cameras allowed to push images, each with its own bearer token.
+package cameras
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/platemask/platemask/cameras"
+	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/command/pipeline"
+)
+
+// Options are the flags every subcommand shares.
+type Options struct {
+	IO   *cmdutil.IOStreams
+	Data string
+	JSON bool
+}
+
+// New returns the cobra command with its subcommands.
+func New(io *cmdutil.IOStreams) *cobra.Command {
+	o := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "cameras",
+		Short: "Register the cameras that may push images",
+		Long: `Manage the camera registry in the data folder. 'add' prints a new bearer
+token once; only its hash is stored. Each camera may have static mask
+rectangles (burned-in timestamp overlays, always destroyed) and a file-name
+pattern (a regexp with named groups camera, time, plate).`,
+	}
+	cmd.PersistentFlags().StringVar(&o.Data, "data", pipeline.DefaultDataDir, "data folder of platemask serve")
+	cmd.AddCommand(newAdd(o), newSet(o), newList(o), newRemove(o))
+	return cmd
+}
+
+func (o *Options) registry() (*cameras.Registry, error) {
+	return cameras.Open(filepath.Join(o.Data, cameras.DefaultFile))
+}
+
+// Entry is one camera in --json output: never its token or hash.
+type Entry struct {
+	ID      string            `json:"id"`
+	Site    string            `json:"site,omitempty"`
+	Masks   []image.Rectangle `json:"masks,omitempty"`
+	Pattern string            `json:"pattern,omitempty"`
+	Added   string            `json:"added"`
+	Token   string            `json:"token,omitempty"` // only from add
+}
+
+func entry(c cameras.Camera) Entry {
+	return Entry{ID: c.ID, Site: c.Site, Masks: c.Masks, Pattern: c.Pattern, Added: c.Added.Format("2006-01-02T15:04:05Z")}
+}
+
+type details struct {
+	site    string
+	masks   []string
+	pattern string
+}
+
+func (d *details) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&d.site, "site", "", "site the camera belongs to")
+	f.StringArrayVar(&d.masks, "mask", nil, "static region to always destroy, x,y,w,h (repeatable)")
+	f.StringVar(&d.pattern, "pattern", "", "file-name regexp with named groups camera, time, plate")
+}
+
+func (d *details) rects() ([]image.Rectangle, error) {
+	var out []image.Rectangle
+	for _, m := range d.masks {
+		r, err := cameras.ParseRect(m)
+		if err != nil {
+			return nil, cmdutil.UsageError("--mask: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func newAdd(o *Options) *cobra.Command {
+	var d details
+	cmd := &cobra.Command{
+		Use:     "add ID",
+		Short:   "Register a camera and print its bearer token (shown once)",
+		Example: `  platemask cameras add gate-1 --site north --mask 0,0,640,40`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, err := o.registry()
+			if err != nil {
+				return err
+			}
+			masks, err := d.rects()
+			if err != nil {
+				return err
+			}
+			tok, err := reg.Add(cameras.Camera{ID: args[0], Site: d.site, Masks: masks, Pattern: d.pattern})
+			if err != nil {
+				if errors.Is(err, cameras.ErrExists) {
+					return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: err}
+				}
+				return cmdutil.UsageError("%w", err)
+			}
+			if o.JSON {
+				c, _ := reg.Get(args[0])
+				e := entry(c)
+				e.Token = tok
+				return cmdutil.WriteJSON(o.IO.Out, e)
+			}
+			fmt.Fprintln(o.IO.Out, tok)
+			fmt.Fprintf(o.IO.ErrOut, "platemask: camera %s registered; the token above is shown only once: configure the camera with it\n", args[0])
+			return nil
+		},
+	}
+	d.register(cmd)
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the camera and token as JSON")
+	return cmd
+}
+
+func newSet(o *Options) *cobra.Command {
+	var d details
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "set ID",
+		Short: "Change a camera's site, masks or file-name pattern",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, err := o.registry()
+			if err != nil {
+				return err
+			}
+			c, ok := reg.Get(args[0])
+			if !ok {
+				return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: fmt.Errorf("%w: %s", cameras.ErrNotFound, args[0])}
+			}
+			masks, err := d.rects()
+			if err != nil {
+				return err
+			}
+			if clear {
+				c.Masks = nil
+			}
+			c.Masks = append(c.Masks, masks...)
+			if cmd.Flags().Changed("site") {
+				c.Site = d.site
+			}
+			if cmd.Flags().Changed("pattern") {
+				c.Pattern = d.pattern
+			}
+			if err := reg.Update(c); err != nil {
+				return cmdutil.UsageError("%w", err)
+			}
+			return nil
+		},
+	}
+	d.register(cmd)
+	cmd.Flags().BoolVar(&clear, "clear-masks", false, "remove the existing masks first")
+	return cmd
+}
+
+func newList(o *Options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Short:   "List registered cameras",
+		Aliases: []string{"list"},
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := o.registry()
+			if err != nil {
+				return err
+			}
+			cams, err := reg.List()
+			if err != nil {
+				return err
+			}
+			if o.JSON {
+				out := []Entry{}
+				for _, c := range cams {
+					out = append(out, entry(c))
+				}
+				return cmdutil.WriteJSON(o.IO.Out, out)
+			}
+			tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSITE\tMASKS\tPATTERN\tADDED")
+			for _, c := range cams {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.ID, c.Site, len(c.Masks), strings.TrimSpace(c.Pattern), c.Added.Format("2006-01-02"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newRemove(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm ID",
+		Short:   "Remove a camera; its token stops working at once",
+		Aliases: []string{"remove"},
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, err := o.registry()
+			if err != nil {
+				return err
+			}
+			if err := reg.Remove(args[0]); err != nil {
+				if errors.Is(err, cameras.ErrNotFound) {
+					return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: err}
+				}
+				return err
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,73 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/platemask/platemask/command/cmdutil"
+	redactcmd "github.com/platemask/platemask/command/redact"
+	"github.com/platemask/platemask/command/serve"
+	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/keys"
+)
+
+// BenchmarkServeVsRedact pushes the same images through `platemask serve`
+// (HTTP upload, sealed queue, workers, sink) and `platemask redact` (a
+// folder, no queue) with the same workers and detectors, in one run. The
+// difference is the queue's cost. Run with -benchtime 1x.
+func BenchmarkServeVsRedact(b *testing.B) {
+	const n, workers = 100, 2
+	ins := inputs(b, n)
+	var total int
+	for _, in := range ins {
+		total += len(in.data)
+	}
+	b.Logf("%d images of 480x320, %d KiB on average, %d workers", n, total/n/1024, workers)
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		keyFile := filepath.Join(dir, "keys.json")
+		if _, err := keys.Load(keyFile, nil); err != nil {
+			b.Fatal(err)
+		}
+		// redact: a folder in, a folder out.
+		in := filepath.Join(dir, "in")
+		os.MkdirAll(in, 0o755)
+		for j, x := range ins {
+			os.WriteFile(filepath.Join(in, filepath.Base(x.name)+string(rune('a'+j%26))+".jpg"), x.data, 0o644)
+		}
+		start := time.Now()
+		err := redactcmd.Run(context.Background(), &redactcmd.Options{IO: &cmdutil.IOStreams{Out: io.Discard, ErrOut: io.Discard},
+			Inputs: []string{in}, Out: filepath.Join(dir, "redact-out"), Method: "blur", Margin: -1, Detectors: "platenet,haar",
+			Workers: workers, NoPlate: "keep", TimeBucket: "day", KeyFile: keyFile, Quality: 90,
+			MaxBytes: 32 << 20, MaxPixels: 50_000_000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		redactRate := float64(n) / time.Since(start).Seconds()
+
+		// serve: the same images uploaded over HTTP.
+		r := startServe(b, workers, func(o *serve.Options) {
+			o.Redact.KeyFile, o.Redact.NoPlate, o.NoInbox = keyFile, "keep", true
+		})
+		start = time.Now()
+		for _, x := range ins {
+			post(b, r.addrs.HTTP+"/v1/images", r.token, x)
+		}
+		brokertest.Eventually(b, 5*time.Minute, func() error {
+			got, _ := filepath.Glob(filepath.Join(r.out, "*.jpg"))
+			if len(got) < n {
+				return fmt.Errorf("%d of %d outputs", len(got), n)
+			}
+			return nil
+		})
+		serveRate := float64(n) / time.Since(start).Seconds()
+		b.ReportMetric(redactRate, "redact-images/s")
+		b.ReportMetric(serveRate, "serve-images/s")
+		b.ReportMetric(serveRate/redactRate, "serve/redact")
+	}
+}

@@ -1,0 +1,34 @@
+package leakscan
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/platemask/platemask/synth"
+)
+
+func TestFinds(t *testing.T) {
+	img, _, err := synth.Scene(1, 320, 240, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := synth.EncodeJPEG(img, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := synth.WithMetadata(raw, synth.Metadata{Orientation: 6})
+	ix := New([][]byte{in})
+	dir := t.TempDir()
+	mid := len(in) - 500
+	os.WriteFile(filepath.Join(dir, "leak"), append([]byte("prefix"), in[mid:mid+Run]...), 0o644)
+	os.WriteFile(filepath.Join(dir, "short"), append([]byte("prefix"), in[mid:mid+Run-1]...), 0o644)
+	os.WriteFile(filepath.Join(dir, "exif"), []byte("xxExif\x00\x00yy"), 0o644)
+	found, err := ix.ScanDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2 {
+		t.Errorf("found %v; want the leak and the EXIF header, not the 31-byte run", found)
+	}
+}

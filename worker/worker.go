@@ -1,0 +1,298 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/metrics"
+	"github.com/platemask/platemask/outcome"
+	"github.com/platemask/platemask/queue"
+	"github.com/platemask/platemask/redact"
+	"github.com/platemask/platemask/sink"
+)
+
+// Pool runs workers against a queue and a sink.
+type Pool struct {
+	q    *queue.Queue
+	sink sink.Sink
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics.Metrics
+}
+
+// New checks cfg and returns a pool.
+func New(q *queue.Queue, s sink.Sink, cfg Config) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = q.Config().AckWait / 3
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pool{q: q, sink: s, cfg: cfg, log: log, m: cfg.Metrics}, nil
+}
+
+// Run processes jobs until ctx ends, then lets the jobs in hand finish
+// (and be acknowledged) before it returns: a drain, not an abort.
+func (p *Pool) Run(ctx context.Context) error {
+	procs := make(chan *redact.Processor, p.cfg.Workers)
+	var all []*redact.Processor
+	defer func() {
+		for _, pr := range all {
+			if pr.Detector != nil {
+				pr.Detector.Close()
+			}
+		}
+	}()
+	for range p.cfg.Workers {
+		pr, err := p.cfg.NewProcessor()
+		if err != nil {
+			return fmt.Errorf("worker setup: %w", err)
+		}
+		all = append(all, pr)
+		procs <- pr
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var cons jetstream.Consumer
+	for ctx.Err() == nil {
+		// Take every free processor: the pull asks for exactly as many jobs
+		// as can start now, so nothing waits in a buffer while its ack
+		// wait runs.
+		var free []*redact.Processor
+		select {
+		case pr := <-procs:
+			free = append(free, pr)
+		case <-ctx.Done():
+			return nil
+		}
+	more:
+		for {
+			select {
+			case pr := <-procs:
+				free = append(free, pr)
+			default:
+				break more
+			}
+		}
+		if cons == nil {
+			c, err := p.q.Consumer(ctx)
+			if err != nil {
+				p.pause(ctx, "consumer unavailable", err)
+				for _, pr := range free {
+					procs <- pr
+				}
+				continue
+			}
+			cons = c
+		}
+		batch, err := cons.Fetch(len(free), jetstream.FetchMaxWait(p.cfg.FetchWait))
+		if err != nil {
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cons = nil
+			}
+			p.pause(ctx, "fetch failed", err)
+			for _, pr := range free {
+				procs <- pr
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			pr := free[0]
+			free = free[1:]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { procs <- pr }()
+				p.handle(ctx, msg, pr)
+			}()
+		}
+		for _, pr := range free {
+			procs <- pr
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			p.pause(ctx, "fetch ended", err)
+		}
+	}
+	return nil
+}
+
+func (p *Pool) pause(ctx context.Context, what string, err error) {
+	p.log.Warn("worker: "+what, "err", err)
+	select {
+	case <-ctx.Done():
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// handle runs one job and settles it. A job that has started runs to the
+// end even when ctx is cancelled, so a drain leaves nothing half-done.
+func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, pr *redact.Processor) {
+	start := time.Now()
+	if p.m != nil {
+		p.m.InFlight.Inc()
+		defer p.m.InFlight.Dec()
+		defer func() { p.m.Seconds.Observe(time.Since(start).Seconds()) }()
+	}
+	work := context.WithoutCancel(ctx)
+	var delivered uint64 = 1
+	if md, err := msg.Metadata(); err == nil {
+		delivered = md.NumDelivered
+	}
+	m, err := queue.ParseMessage(msg.Data())
+	if err != nil {
+		// Nothing to hold: the message is not platemask's.
+		p.log.Error("worker: dropping malformed job message", "err", err)
+		p.count("dead", outcome.Of(err).Reason)
+		msg.TermWithReason(outcome.Of(err).Reason)
+		return
+	}
+	var job *redact.Job
+	if delivered > uint64(p.cfg.MaxAttempts) {
+		err = outcome.ErrExhausted
+	} else {
+		job, err = p.process(work, msg, m, pr)
+	}
+	p.settle(work, msg, m, delivered, job, err)
+}
+
+// process opens and redacts the job, heartbeating while it runs.
+func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, pr *redact.Processor) (job *redact.Job, err error) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(p.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	// A panic in one image must not take the worker down; it counts as a
+	// failed attempt.
+	defer func() {
+		if r := recover(); r != nil {
+			job, err = nil, fmt.Errorf("worker panic: %v", r)
+		}
+	}()
+	data, meta, err := p.q.Open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	job = &redact.Job{Data: data, Source: meta.Source, Camera: meta.Camera,
+		Name: ingest.Name{Camera: meta.Camera, Time: meta.Time}}
+	pr.Static = nil
+	if len(meta.Static) > 0 {
+		pr.Static = map[string][]image.Rectangle{meta.Camera: meta.Static}
+	}
+	if err := pr.Process(ctx, job); err != nil {
+		return nil, err
+	}
+	return job, nil
+}
+
+// settle is the one place a job's fate is decided, from outcome's table:
+// stored and acked, quarantined, dead-lettered, or retried later. The raw
+// object is deleted only after the broker confirmed the ack.
+func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, job *redact.Job, err error) {
+	if err == nil {
+		if err = p.sink.Put(ctx, job.Record, job.Output); err == nil {
+			p.ack(ctx, msg, m, "stored", "")
+			return
+		}
+	}
+	k := outcome.Of(err)
+	if k.Action == outcome.Retry && delivered >= uint64(p.cfg.MaxAttempts) {
+		k = outcome.Of(outcome.ErrExhausted)
+	}
+	log := p.log.With("job", m.ID, "attempt", delivered, "reason", k.Reason)
+	switch k.Action {
+	case outcome.Quarantine:
+		if err := p.q.Quarantine(ctx, m, k.Reason); err != nil {
+			p.retry(msg, delivered, log, err)
+			return
+		}
+		p.ack(ctx, msg, m, "quarantined", k.Reason)
+	case outcome.Dead:
+		if err := p.q.DeadLetter(ctx, m, k.Reason, delivered); err != nil {
+			p.retry(msg, delivered, log, err)
+			return
+		}
+		log.Warn("worker: job dead-lettered")
+		if err := msg.TermWithReason(k.Reason); err != nil {
+			log.Warn("worker: term failed; the job will come back and be dead-lettered again", "err", err)
+			return
+		}
+		p.count("dead", k.Reason)
+		p.finish(ctx, m)
+	default:
+		if errors.Is(err, context.Canceled) {
+			msg.Nak() // shutting down: let another worker have it now
+			p.count("retried", k.Reason)
+			return
+		}
+		p.retry(msg, delivered, log, err)
+	}
+}
+
+func (p *Pool) retry(msg jetstream.Msg, delivered uint64, log *slog.Logger, err error) {
+	d := p.cfg.backoff(delivered)
+	// err may come from the sink or broker; it never holds job content.
+	log.Warn("worker: job failed, will retry", "err", err, "delay", d)
+	msg.NakWithDelay(d)
+	p.count("retried", outcome.Of(err).Reason)
+}
+
+func (p *Pool) ack(ctx context.Context, msg jetstream.Msg, m queue.Message, result, reason string) {
+	if err := msg.DoubleAck(ctx); err != nil {
+		// The job will be redelivered and run again: its output has the
+		// same name, so the re-run overwrites it.
+		p.log.Warn("worker: ack not confirmed", "job", m.ID, "err", err)
+		return
+	}
+	p.count(result, reason)
+	p.finish(ctx, m)
+}
+
+func (p *Pool) finish(ctx context.Context, m queue.Message) {
+	if err := p.q.Finish(ctx, m); err != nil {
+		p.log.Warn("worker: sealed image left to expire", "job", m.ID, "err", err)
+	}
+}
+
+func (p *Pool) count(result, reason string) {
+	if p.m != nil {
+		p.m.Jobs.WithLabelValues(result, reason).Inc()
+	}
+}
+
+// SampleDepth sets m.Pending from the queue every interval until ctx ends.
+func SampleDepth(ctx context.Context, q *queue.Queue, m *metrics.Metrics, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if pending, _, err := q.Depth(ctx); err == nil {
+			m.Pending.Set(float64(pending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
