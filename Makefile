@@ -10,7 +10,7 @@ APT_PACKAGES := libopencv-dev opencv-data pkg-config nodejs npm curl
 # System libraries: OpenCV 4.6 and its data files (the Haar plate cascade),
 # and npm for the Azure Storage emulator the tests run against.
 setup:
-	@if pkg-config --exists opencv4 && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ] && command -v npm >/dev/null; then \
+	@if pkg-config --exists opencv4 && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ] && command -v npm >/dev/null && command -v curl >/dev/null; then \
 		echo "setup: OpenCV $$(pkg-config --modversion opencv4) and npm present"; \
 	else \
 		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); \
