@@ -12,6 +12,7 @@ import (
 	camerascmd "github.com/platemask/platemask/command/cameras"
 	"github.com/platemask/platemask/command/cmdutil"
 	evalcmd "github.com/platemask/platemask/command/eval"
+	queuecmd "github.com/platemask/platemask/command/queue"
 	redactcmd "github.com/platemask/platemask/command/redact"
 	reprocesscmd "github.com/platemask/platemask/command/reprocess"
 	samplescmd "github.com/platemask/platemask/command/samples"
@@ -47,6 +48,7 @@ identifier survives in anything stored.`,
 		samplescmd.New(io),
 		servecmd.New(io),
 		workercmd.New(io),
+		queuecmd.New(io),
 		camerascmd.New(io),
 		reprocesscmd.New(io),
 		auditcmd.New(io),

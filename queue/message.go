@@ -43,7 +43,19 @@ type Meta struct {
 	Source string            `json:"source,omitempty"`
 	Time   time.Time         `json:"time,omitzero"`
 	Static []image.Rectangle `json:"static,omitempty"`
+	// Manual are regions an operator gave when releasing the job from
+	// quarantine; they are redacted as given.
+	Manual []image.Rectangle `json:"manual,omitempty"`
+	// Review is set when an operator released the job: ReviewRegions or
+	// ReviewNoPlate.
+	Review string `json:"review,omitempty"`
 }
+
+// What an operator decided about a quarantined job.
+const (
+	ReviewRegions = "operator-regions"
+	ReviewNoPlate = "operator-no-plate"
+)
 
 // ParseMessage reads a job message.
 func ParseMessage(b []byte) (Message, error) {

@@ -27,6 +27,8 @@ type Queue struct {
 	cfg  Config
 
 	raw, quarantine, dead jetstream.ObjectStore
+
+	control, workers, attempts jetstream.KeyValue
 }
 
 // Open sets up (idempotently) and returns the queue on nc. Every process
@@ -129,7 +131,7 @@ func (q *Queue) setup(ctx context.Context) error {
 		}
 		*s.dst = st
 	}
-	return nil
+	return q.setupOps(ctx)
 }
 
 // JetStream exposes the context, for sinks and tools built on the same
@@ -163,29 +165,39 @@ func (q *Queue) Submit(ctx context.Context, img Image) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, fmt.Errorf("seal: %w", err)
 	}
+	dup, err := q.publish(ctx, m, sealed, id)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return Receipt{ID: id, Duplicate: dup}, nil
+}
+
+// publish sends m with its sealed image, inline or through the object
+// store, deduplicated on msgID.
+func (q *Queue) publish(ctx context.Context, m Message, sealed []byte, msgID string) (duplicate bool, err error) {
 	if len(sealed) <= q.cfg.InlineMax {
 		m.Data = sealed
 	} else {
 		// A fresh suffix per send: a duplicate's object can then be removed
 		// without touching the one the first send's job points at.
-		m.Object = id + "." + nonce()
+		m.Object = m.ID + "." + nonce()
 		if _, err := q.raw.PutBytes(ctx, m.Object, sealed); err != nil {
-			return Receipt{}, fmt.Errorf("store sealed image: %w", err)
+			return false, fmt.Errorf("store sealed image: %w", err)
 		}
 	}
 	body, err := json.Marshal(m)
 	if err != nil {
-		return Receipt{}, err
+		return false, err
 	}
-	ack, err := q.js.Publish(ctx, SubjectJobs, body, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamJobs))
+	ack, err := q.js.Publish(ctx, SubjectJobs, body, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(StreamJobs))
 	if err != nil {
 		q.dropObject(m.Object)
-		return Receipt{}, fmt.Errorf("publish job: %w", err)
+		return false, fmt.Errorf("publish job: %w", err)
 	}
 	if ack.Duplicate {
 		q.dropObject(m.Object)
 	}
-	return Receipt{ID: id, Duplicate: ack.Duplicate}, nil
+	return ack.Duplicate, nil
 }
 
 func (q *Queue) dropObject(name string) {

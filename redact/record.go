@@ -80,4 +80,7 @@ type Record struct {
 	Models     []string       `json:"models,omitempty"`
 	Policy     Policy         `json:"policy"`
 	KeyID      string         `json:"key_id"`
+	// Review says an operator released the image from quarantine: with
+	// regions they drew, or confirming it holds no plate.
+	Review string `json:"review,omitempty"`
 }

@@ -2,11 +2,14 @@ package worker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,6 +29,7 @@ type Pool struct {
 	cfg  Config
 	log  *slog.Logger
 	m    *metrics.Metrics
+	busy atomic.Int64
 }
 
 // New checks cfg and returns a pool.
@@ -63,10 +67,21 @@ func (p *Pool) Run(ctx context.Context) error {
 		all = append(all, pr)
 		procs <- pr
 	}
+	// An operator's pause stops fetching, not the jobs in hand; a worker
+	// that cannot follow the switch runs on and says so.
+	pause, err := p.q.WatchPause(ctx)
+	if err != nil {
+		p.log.Warn("worker: pause switch unavailable", "err", err)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); p.heartbeat(ctx, pause) }()
 	var cons jetstream.Consumer
 	for ctx.Err() == nil {
+		if pause.Wait(ctx) != nil {
+			return nil
+		}
 		// Take every free processor: the pull asks for exactly as many jobs
 		// as can start now, so nothing waits in a buffer while its ack
 		// wait runs.
@@ -85,6 +100,12 @@ func (p *Pool) Run(ctx context.Context) error {
 			default:
 				break more
 			}
+		}
+		if pause.Paused() {
+			for _, pr := range free {
+				procs <- pr
+			}
+			continue
 		}
 		if cons == nil {
 			c, err := p.q.Consumer(ctx)
@@ -112,9 +133,11 @@ func (p *Pool) Run(ctx context.Context) error {
 			pr := free[0]
 			free = free[1:]
 			wg.Add(1)
+			p.busy.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { procs <- pr }()
+				defer p.busy.Add(-1)
 				p.handle(ctx, msg, pr)
 			}()
 		}
@@ -126,6 +149,30 @@ func (p *Pool) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// heartbeat tells operators this process is alive until ctx ends, then
+// takes its entry back.
+func (p *Pool) heartbeat(ctx context.Context, pause *queue.Pause) {
+	id := "w-" + nonce()
+	t := time.NewTicker(queue.BeatEvery)
+	defer t.Stop()
+	for {
+		bctx, cancel := context.WithTimeout(ctx, queue.BeatEvery)
+		b := queue.Beat{Slots: p.cfg.Workers, Busy: int(p.busy.Load()), Paused: pause.Paused()}
+		if err := p.q.Heartbeat(bctx, id, b); err != nil && ctx.Err() == nil {
+			p.log.Debug("worker: heartbeat failed", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			gctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			p.q.Gone(gctx, id)
+			cancel()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (p *Pool) pause(ctx context.Context, what string, err error) {
@@ -154,10 +201,11 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, pr *redact.Process
 	if err != nil {
 		// Nothing to hold: the message is not platemask's.
 		p.log.Error("worker: dropping malformed job message", "err", err)
-		p.count("dead", outcome.Of(err).Reason)
+		p.count(queue.EventDead, outcome.Of(err).Reason)
 		msg.TermWithReason(outcome.Of(err).Reason)
 		return
 	}
+	defer p.inProgress(msg)()
 	var job *redact.Job
 	if delivered > uint64(p.cfg.MaxAttempts) {
 		err = outcome.ErrExhausted
@@ -167,22 +215,29 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, pr *redact.Process
 	p.settle(work, msg, m, delivered, job, err)
 }
 
-// process opens and redacts the job, heartbeating while it runs.
-func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, pr *redact.Processor) (job *redact.Job, err error) {
-	stop := make(chan struct{})
-	defer close(stop)
+// inProgress tells the broker the job is alive until the returned stop is
+// called: through redaction and through settling, since a slow sink write
+// past the ack wait would otherwise hand the job to a second worker
+// (found by TestSlowSinkPastAckWaitStoresEachJobOnce).
+func (p *Pool) inProgress(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(p.cfg.Heartbeat)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			case <-t.C:
 				msg.InProgress()
 			}
 		}
 	}()
+	return func() { close(done) }
+}
+
+// process opens and redacts the job.
+func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, pr *redact.Processor) (job *redact.Job, err error) {
 	// A panic in one image must not take the worker down; it counts as a
 	// failed attempt.
 	defer func() {
@@ -195,14 +250,23 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 		return nil, err
 	}
 	job = &redact.Job{Data: data, Source: meta.Source, Camera: meta.Camera,
-		Name: ingest.Name{Camera: meta.Camera, Time: meta.Time}}
+		Name: ingest.Name{Camera: meta.Camera, Time: meta.Time}, Manual: meta.Manual}
 	pr.Static = nil
 	if len(meta.Static) > 0 {
 		pr.Static = map[string][]image.Rectangle{meta.Camera: meta.Static}
 	}
-	if err := pr.Process(ctx, job); err != nil {
+	run := pr
+	if meta.Review == queue.ReviewNoPlate {
+		// An operator looked and confirmed there is no plate: store it
+		// rather than quarantine it again (a detection still redacts).
+		c := *pr
+		c.Policy.NoPlate = redact.Keep
+		run = &c
+	}
+	if err := run.Process(ctx, job); err != nil {
 		return nil, err
 	}
+	job.Record.Review = meta.Review
 	return job, nil
 }
 
@@ -212,7 +276,7 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, job *redact.Job, err error) {
 	if err == nil {
 		if err = p.sink.Put(ctx, job.Record, job.Output); err == nil {
-			p.ack(ctx, msg, m, "stored", "")
+			p.ack(ctx, msg, m, delivered, queue.EventStored, "")
 			return
 		}
 	}
@@ -224,13 +288,13 @@ func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, d
 	switch k.Action {
 	case outcome.Quarantine:
 		if err := p.q.Quarantine(ctx, m, k.Reason); err != nil {
-			p.retry(msg, delivered, log, err)
+			p.retry(ctx, msg, m, delivered, log, err)
 			return
 		}
-		p.ack(ctx, msg, m, "quarantined", k.Reason)
+		p.ack(ctx, msg, m, delivered, queue.EventQuarantined, k.Reason)
 	case outcome.Dead:
 		if err := p.q.DeadLetter(ctx, m, k.Reason, delivered); err != nil {
-			p.retry(msg, delivered, log, err)
+			p.retry(ctx, msg, m, delivered, log, err)
 			return
 		}
 		log.Warn("worker: job dead-lettered")
@@ -238,27 +302,32 @@ func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, d
 			log.Warn("worker: term failed; the job will come back and be dead-lettered again", "err", err)
 			return
 		}
-		p.count("dead", k.Reason)
-		p.finish(ctx, m)
+		p.count(queue.EventDead, k.Reason)
+		p.finish(ctx, m, delivered)
 	default:
 		if errors.Is(err, context.Canceled) {
 			msg.Nak() // shutting down: let another worker have it now
-			p.count("retried", k.Reason)
+			p.count(queue.EventRetried, k.Reason)
 			return
 		}
-		p.retry(msg, delivered, log, err)
+		p.retry(ctx, msg, m, delivered, log, err)
 	}
 }
 
-func (p *Pool) retry(msg jetstream.Msg, delivered uint64, log *slog.Logger, err error) {
+func (p *Pool) retry(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, log *slog.Logger, err error) {
 	d := p.cfg.backoff(delivered)
+	reason := outcome.Of(err).Reason
 	// err may come from the sink or broker; it never holds job content.
 	log.Warn("worker: job failed, will retry", "err", err, "delay", d)
+	// For operators listing the queue: what went wrong last, and how often.
+	if nerr := p.q.NoteAttempt(ctx, m.ID, queue.Attempt{Deliveries: delivered, Reason: reason}); nerr != nil {
+		log.Debug("worker: attempt not recorded", "err", nerr)
+	}
 	msg.NakWithDelay(d)
-	p.count("retried", outcome.Of(err).Reason)
+	p.count(queue.EventRetried, reason)
 }
 
-func (p *Pool) ack(ctx context.Context, msg jetstream.Msg, m queue.Message, result, reason string) {
+func (p *Pool) ack(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, result, reason string) {
 	if err := msg.DoubleAck(ctx); err != nil {
 		// The job will be redelivered and run again: its output has the
 		// same name, so the re-run overwrites it.
@@ -266,16 +335,25 @@ func (p *Pool) ack(ctx context.Context, msg jetstream.Msg, m queue.Message, resu
 		return
 	}
 	p.count(result, reason)
-	p.finish(ctx, m)
+	p.finish(ctx, m, delivered)
 }
 
-func (p *Pool) finish(ctx context.Context, m queue.Message) {
+// finish cleans up after a job left the queue: its raw object, and the
+// record of earlier failed attempts when it had any.
+func (p *Pool) finish(ctx context.Context, m queue.Message, delivered uint64) {
 	if err := p.q.Finish(ctx, m); err != nil {
 		p.log.Warn("worker: sealed image left to expire", "job", m.ID, "err", err)
 	}
+	if delivered > 1 {
+		if err := p.q.ClearAttempt(ctx, m.ID); err != nil {
+			p.log.Debug("worker: attempt record left to expire", "job", m.ID, "err", err)
+		}
+	}
 }
 
+// count feeds the metrics and the operator's rates.
 func (p *Pool) count(result, reason string) {
+	p.q.Event(result)
 	if p.m != nil {
 		p.m.Jobs.WithLabelValues(result, reason).Inc()
 	}
@@ -295,4 +373,10 @@ func SampleDepth(ctx context.Context, q *queue.Queue, m *metrics.Metrics, every 
 		case <-t.C:
 		}
 	}
+}
+
+func nonce() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

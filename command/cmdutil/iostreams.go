@@ -19,12 +19,14 @@ type IOStreams struct {
 	// ErrTTY reports a terminal on ErrOut, for live progress.
 	ErrTTY bool
 	OutTTY bool
+	// InTTY reports a terminal on In: only then may a command ask.
+	InTTY bool
 }
 
 // System returns the process's streams.
 func System() *IOStreams {
 	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		OutTTY: isTerminal(os.Stdout), ErrTTY: isTerminal(os.Stderr)}
+		OutTTY: isTerminal(os.Stdout), ErrTTY: isTerminal(os.Stderr), InTTY: isTerminal(os.Stdin)}
 }
 
 func isTerminal(f *os.File) bool {

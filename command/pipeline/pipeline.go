@@ -44,6 +44,14 @@ type BrokerFlags struct {
 
 // Register adds the flags.
 func (b *BrokerFlags) Register(f *pflag.FlagSet) {
+	b.RegisterConnect(f)
+	f.IntVar(&b.Replicas, "replicas", 1, "replicas of streams and buckets (3 on a cluster)")
+	f.DurationVar(&b.AckWait, "ack-wait", 30*time.Second, "how long a job may go without a worker heartbeat before it is redelivered")
+}
+
+// RegisterConnect adds only the flags that say how to reach the broker,
+// for tools that attach to a queue others set up.
+func (b *BrokerFlags) RegisterConnect(f *pflag.FlagSet) {
 	f.StringVar(&b.URLs, "nats", "", "external NATS server or cluster URL(s), comma-separated")
 	f.StringVar(&b.User, "nats-user", "", "broker user (password from $"+EnvNATSPassword+")")
 	f.StringVar(&b.NKeyFile, "nats-nkey", "", "file holding an NKey seed for the broker")
@@ -51,8 +59,6 @@ func (b *BrokerFlags) Register(f *pflag.FlagSet) {
 	f.StringVar(&b.CAFile, "nats-ca", "", "CA bundle (PEM) to verify the broker's TLS certificate")
 	f.StringVar(&b.CertFile, "nats-cert", "", "TLS client certificate for the broker")
 	f.StringVar(&b.KeyFile, "nats-key", "", "TLS client key for the broker")
-	f.IntVar(&b.Replicas, "replicas", 1, "replicas of streams and buckets (3 on a cluster)")
-	f.DurationVar(&b.AckWait, "ack-wait", 30*time.Second, "how long a job may go without a worker heartbeat before it is redelivered")
 }
 
 // Connect dials the broker at url (the external one when --nats is set).
