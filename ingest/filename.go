@@ -104,8 +104,18 @@ func cameraFromDirs(path string) string {
 }
 
 // ParseTime reads the timestamp forms cameras write: 20060102150405 with
-// optional milliseconds, 20060102-150405, 2006-01-02T15-04-05.
+// optional milliseconds, 20060102-150405, 2006-01-02T15-04-05. Years
+// before 1970 are refused: digits that parse as year 0 are not a capture
+// time (found by FuzzParse).
 func ParseTime(s string) (time.Time, error) {
+	t, err := parseTime(s)
+	if err == nil && t.Year() < 1970 {
+		return time.Time{}, fmt.Errorf("timestamp: year %d out of range", t.Year())
+	}
+	return t, err
+}
+
+func parseTime(s string) (time.Time, error) {
 	digits := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
 			return r

@@ -89,8 +89,21 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := jpeginfo.Scan(data)
-		if err == nil && (info.Orientation < 1 || info.Orientation > 8) {
+		if err != nil {
+			return
+		}
+		if info.Orientation < 1 || info.Orientation > 8 {
 			t.Errorf("orientation %d out of range", info.Orientation)
+		}
+		// Every segment lies inside the data: callers slice with them
+		// (leakscan, metadata stripping checks).
+		for _, s := range info.Segments {
+			if s.Offset < 0 || s.Length < 2 || s.Offset+s.Length > len(data) {
+				t.Errorf("segment 0x%X at %d+%d outside %d bytes", s.Marker, s.Offset, s.Length, len(data))
+			}
+		}
+		if info.Trailing < 0 || info.Trailing > len(data) {
+			t.Errorf("trailing %d of %d bytes", info.Trailing, len(data))
 		}
 	})
 }

@@ -108,6 +108,11 @@ func (h *HTTP) upload(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, outcome.ErrUnauthorized)
 		return
 	}
+	if r.ContentLength > h.cfg.MaxBody {
+		// Refused on the declared length, before a byte of the body is read.
+		h.refuse(w, fmt.Errorf("%w: declared body of %d bytes", codec.ErrTooLarge, r.ContentLength))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
 	parts, err := h.read(r)
 	if err != nil {
