@@ -49,7 +49,9 @@ func (n *Net) Close() error { return n.net.Close() }
 
 func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 	b := im.Bounds()
-	s := float64(n.m.Input.MaxSide) / float64(max(b.Dx(), b.Dy()))
+	// Scale the longer side to MaxSide, but never up: upscaled small images
+	// look blurred, unlike anything the model learned from.
+	s := min(1, float64(n.m.Input.MaxSide)/float64(max(b.Dx(), b.Dy())))
 	rw, rh := int(float64(b.Dx())*s+0.5), int(float64(b.Dy())*s+0.5)
 	mult := n.m.Input.Multiple
 	pw, ph := (rw+mult-1)/mult*mult, (rh+mult-1)/mult*mult

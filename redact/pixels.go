@@ -46,7 +46,7 @@ func Destroy(pix []byte, w, h int, rects []image.Rectangle, m Method) error {
 	if len(clipped) == 0 {
 		return nil
 	}
-	clipped = mergeOverlapping(clipped)
+	clipped = dropNested(clipped)
 	mask := newMask(bounds, clipped)
 	// Sample every rect before writing any, so the order of rects cannot
 	// matter (samples only ever come from unmasked pixels anyway).
@@ -60,25 +60,26 @@ func Destroy(pix []byte, w, h int, rects []image.Rectangle, m Method) error {
 	return nil
 }
 
-// mergeOverlapping replaces overlapping rects by their bounding box until
-// none overlap, so that many overlapping detections of one plate cost one
-// patch, not one each. It only ever grows what is destroyed.
-func mergeOverlapping(rs []image.Rectangle) []image.Rectangle {
-	for merged := true; merged; {
-		merged = false
-		for i := 0; i < len(rs); i++ {
-			for j := i + 1; j < len(rs); j++ {
-				if rs[i].Overlaps(rs[j]) {
-					rs[i] = rs[i].Union(rs[j])
-					rs[j] = rs[len(rs)-1]
-					rs = rs[:len(rs)-1]
-					j = i // rs[i] grew: compare it with all again
-					merged = true
-				}
+// dropNested removes rects that lie inside another, so that piles of
+// detections of one plate cost one patch. Overlapping rects are not merged:
+// their bounding box would destroy the space between them too, and chains
+// of such boxes can swallow a whole image.
+func dropNested(rs []image.Rectangle) []image.Rectangle {
+	out := rs[:0]
+	for i, r := range rs {
+		nested := false
+		for j, o := range rs {
+			// Of two equal rects keep the first.
+			if i != j && r.In(o) && (r != o || j < i) {
+				nested = true
+				break
 			}
 		}
+		if !nested {
+			out = append(out, r)
+		}
 	}
-	return rs
+	return out
 }
 
 // mask marks the pixels inside any rect.

@@ -86,19 +86,19 @@ func TestDestroyChangesOnlyRegions(t *testing.T) {
 	}
 }
 
-func TestMergeOverlapping(t *testing.T) {
+func TestDropNested(t *testing.T) {
 	tests := []struct {
 		in   []image.Rectangle
 		want int
 	}{
 		{[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(20, 20, 30, 30)}, 2},
-		{[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(5, 5, 15, 15)}, 1},
-		// a chain: 1 overlaps 2 overlaps 3, 1 does not overlap 3
-		{[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(25, 0, 35, 10), image.Rect(8, 0, 27, 10)}, 1},
-		{[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(10, 0, 20, 10)}, 2}, // touching only
+		{[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(5, 5, 15, 15)}, 2}, // overlap only
+		{[]image.Rectangle{image.Rect(2, 2, 8, 8), image.Rect(0, 0, 10, 10)}, 1},
+		{[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(0, 0, 10, 10)}, 1},
+		{[]image.Rectangle{image.Rect(1, 1, 2, 2), image.Rect(3, 3, 4, 4), image.Rect(0, 0, 10, 10)}, 1},
 	}
 	for i, tt := range tests {
-		got := mergeOverlapping(append([]image.Rectangle(nil), tt.in...))
+		got := dropNested(append([]image.Rectangle(nil), tt.in...))
 		if len(got) != tt.want {
 			t.Errorf("case %d: %d rects %v, want %d", i, len(got), got, tt.want)
 		}
