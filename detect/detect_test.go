@@ -89,3 +89,36 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestPlateComponentsSplitsGlow(t *testing.T) {
+	const w, h = 40, 20
+	valid := image.Rect(0, 0, w, h)
+	fill := func(heat []float32, r image.Rectangle, v float32) {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				heat[y*w+x] = v
+			}
+		}
+	}
+	// A weak glow over half the image with a strong plate-sized core.
+	heat := make([]float32, w*h)
+	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
+	fill(heat, image.Rect(10, 5, 18, 8), 0.9)
+	got := plateComponents(heat, w, h, 0.1, valid)
+	if len(got) != 1 || got[0].rect != image.Rect(10, 5, 18, 8) {
+		t.Errorf("glow with a core: %+v, want the core alone", got)
+	}
+	// A uniformly strong blob too big for a plate: kept whole, never dropped.
+	heat = make([]float32, w*h)
+	fill(heat, image.Rect(0, 0, 30, 15), 0.99)
+	got = plateComponents(heat, w, h, 0.1, valid)
+	if len(got) != 1 || got[0].rect != image.Rect(0, 0, 30, 15) {
+		t.Errorf("strong blob: %+v, want it whole", got)
+	}
+	// A weak glow with nothing stronger inside: kept whole (fail closed).
+	heat = make([]float32, w*h)
+	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
+	if got = plateComponents(heat, w, h, 0.1, valid); len(got) != 1 {
+		t.Errorf("weak glow: %+v, want it whole", got)
+	}
+}

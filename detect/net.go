@@ -58,11 +58,8 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 
 	scaled := gocv.NewMat()
 	defer scaled.Close()
-	interp := gocv.InterpolationArea
-	if s > 1 {
-		interp = gocv.InterpolationLinear
-	}
-	gocv.Resize(im.Mat(), &scaled, image.Pt(rw, rh), 0, 0, interp)
+	// Bilinear, exactly as in training and validation (models/train).
+	gocv.Resize(im.Mat(), &scaled, image.Pt(rw, rh), 0, 0, gocv.InterpolationLinear)
 	padded := gocv.NewMat()
 	defer padded.Close()
 	gocv.CopyMakeBorder(scaled, &padded, 0, ph-rh, 0, pw-rw, gocv.BorderConstant, colorBlack)
@@ -82,7 +79,10 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 		return nil, fmt.Errorf("%s: output has %d cells, want %dx%d", n.label, len(heat), gw, gh)
 	}
 	var regions []Region
-	for _, c := range components(heat, gw, gh, float32(n.m.Threshold)) {
+	// The valid part of the grid (without the zero padding) bounds how big
+	// a single plate can plausibly be.
+	valid := image.Rect(0, 0, (rw+stride-1)/stride, (rh+stride-1)/stride)
+	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid) {
 		r := image.Rect(c.rect.Min.X*stride, c.rect.Min.Y*stride, c.rect.Max.X*stride, c.rect.Max.Y*stride)
 		regions = append(regions, Region{Rect: n.pad.Apply(scaleRect(r, s), b), Kind: n.label, Score: c.peak})
 	}
@@ -90,6 +90,38 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 }
 
 var colorBlack = color.RGBA{}
+
+// plateComponents labels the heat map at threshold, then splits any
+// component too large to be one plate (wider than a third of the image or
+// taller than a quarter) by labelling its cells again at a higher
+// threshold, so that a weak glow over a car body does not turn into one box
+// over half the image. It fails closed: a component that is still too large
+// after the last split is kept whole.
+func plateComponents(heat []float32, w, h int, threshold float32, valid image.Rectangle) []component {
+	tooBig := func(r image.Rectangle) bool { return r.Dx()*3 > valid.Dx() || r.Dy()*4 > valid.Dy() }
+	var out []component
+	var split func(cells []float32, t float32, depth int)
+	split = func(cells []float32, t float32, depth int) {
+		for _, c := range components(cells, w, h, t) {
+			if !tooBig(c.rect) || depth == 3 {
+				out = append(out, c)
+				continue
+			}
+			// Keep only this component's box, then raise the bar.
+			sub := make([]float32, len(cells))
+			for y := c.rect.Min.Y; y < c.rect.Max.Y; y++ {
+				copy(sub[y*w+c.rect.Min.X:y*w+c.rect.Max.X], cells[y*w+c.rect.Min.X:y*w+c.rect.Max.X])
+			}
+			before := len(out)
+			split(sub, t+(1-t)/2, depth+1)
+			if len(out) == before {
+				out = append(out, c) // nothing stronger inside: keep it whole
+			}
+		}
+	}
+	split(heat, threshold, 0)
+	return out
+}
 
 type component struct {
 	rect image.Rectangle // in cells, Max exclusive

@@ -1,7 +1,8 @@
 """Validation that mirrors the Go post-processing exactly.
 
 Go pipeline (internal detector, per image):
-  1. scale = max_side / max(W, H); resize to (round(W*scale), round(H*scale))
+  1. scale = min(1, max_side / max(W, H)) (never upscale); resize (bilinear) to
+     (round(W*scale), round(H*scale))
      with bilinear interpolation (always, also when upscaling small photos);
   2. zero-pad right/bottom to multiples of 32; blob = BGR * 1/255, NCHW;
   3. heatmap = net(blob)[0,0]  (stride 4);
@@ -23,7 +24,7 @@ COVER = 0.95
 
 def prepare(img, max_side):
     H, W = img.shape[:2]
-    scale = max_side / max(W, H)
+    scale = min(1.0, max_side / max(W, H))  # never upscale, as the product does
     nw, nh = int(round(W * scale)), int(round(H * scale))
     r = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     PH = (nh + MULTIPLE - 1) // MULTIPLE * MULTIPLE
