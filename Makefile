@@ -40,9 +40,11 @@ test: setup test-servers vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -tags matprofile -run 'NoMatLeaks' ./...
 
-# Speed against the codec floor on the dev photos (needs ../shared).
+# Speed against the codec floor, one core: generated 1080p scenes, and the
+# labelled photos in ../shared; then serve against redact on the same images.
 bench: setup
-	$(GO) test -run '^$$' -bench . -benchtime 60x ./redact
+	$(GO) test -run '^$$' -bench . -benchtime 40x ./redact
+	$(GO) test -run '^$$' -bench ServeVsRedact -benchtime 1x ./command/serve
 
 clean:
 	rm -rf bin demo

@@ -11,6 +11,7 @@ import (
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/redact"
+	"github.com/platemask/platemask/synth"
 )
 
 // devImages loads up to n dev photos (all of them when n <= 0).
@@ -63,7 +64,7 @@ func BenchmarkCodecFloor(b *testing.B) {
 // BenchmarkRedact is the whole redaction of one image on one thread with the
 // default detectors: decode, detect, destroy, encode, name.
 func BenchmarkRedact(b *testing.B) {
-	for _, names := range [][]string{detect.DefaultNames, {"platenet"}, {"haar"}} {
+	for _, names := range [][]string{{"platenet"}, {"platenet", "haar"}, {"none"}} {
 		b.Run(joinNames(names), func(b *testing.B) {
 			images := devImages(b, 60)
 			detect.SetThreads(1)
@@ -73,9 +74,11 @@ func BenchmarkRedact(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer d.Close()
 			p := processor(b, testRing(b, 1), redact.Blur)
-			p.Detector = d
+			if d != nil {
+				p.Detector = d
+				defer d.Close()
+			}
 			p.Policy.NoPlate = redact.Keep
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -95,4 +98,54 @@ func joinNames(n []string) string {
 		s += "+" + x
 	}
 	return s
+}
+
+// BenchmarkFullHD compares the codec floor with whole redaction on
+// generated 1920x1080 street scenes, so it runs without the shared photos.
+// Report: ms/image per core for each; their ratio is the pipeline's share
+// of the floor's rate.
+func BenchmarkFullHD(b *testing.B) {
+	var images [][]byte
+	for i := 0; i < 8; i++ {
+		img, _, err := synth.Scene(int64(i), 1920, 1080, 1+i%3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := synth.EncodeJPEG(img, 90)
+		if err != nil {
+			b.Fatal(err)
+		}
+		images = append(images, data)
+	}
+	detect.SetThreads(1)
+	b.Run("floor", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			img, err := codec.Decode(images[i%len(images)], codec.DefaultLimits())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := codec.Encode(img, codec.DefaultQuality); err != nil {
+				b.Fatal(err)
+			}
+			img.Close()
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+	})
+	b.Run("redact", func(b *testing.B) {
+		d, err := detect.New(detect.NewDefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer d.Close()
+		p := processor(b, testRing(b, 1), redact.Blur)
+		p.Detector = d
+		p.Policy.NoPlate = redact.Keep
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := p.Process(context.Background(), &redact.Job{Data: images[i%len(images)], Source: "bench.jpg"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+	})
 }
