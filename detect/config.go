@@ -24,8 +24,9 @@ type Config struct {
 }
 
 // DefaultNames is the default detector: the shipped model alone. Adding the
-// Haar cascade (platenet,haar) costs several times the model's time and, on
-// the labelled photos, finds no plate the model misses.
+// Haar cascade (platenet,haar) finds one more of the 759 labelled plates at
+// about four times the time and more area destroyed; users who want it can
+// ask for it.
 var DefaultNames = []string{"platenet"}
 
 // Known lists the detector names New accepts.
