@@ -96,15 +96,9 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Sample < 0 {
 		return cmdutil.UsageError("--sample must not be negative")
 	}
-	var cfg store.Config
-	if o.Store != nil {
-		cfg = *o.Store
-	} else {
-		c, err := o.stores.Config()
-		if err != nil {
-			return err
-		}
-		cfg = c
+	cfg, err := storeflag.Resolve(o.Store, o.stores)
+	if err != nil {
+		return err
 	}
 	s, err := store.Open(ctx, o.URL, cfg)
 	if err != nil {

@@ -171,15 +171,9 @@ func Run(ctx context.Context, o *Options) error {
 	if o.From == "" || o.To == "" {
 		return cmdutil.UsageError("--from and --to are required")
 	}
-	var cfg store.Config
-	if o.Store != nil {
-		cfg = *o.Store
-	} else {
-		c, err := o.stores.Config()
-		if err != nil {
-			return err
-		}
-		cfg = c
+	cfg, err := storeflag.Resolve(o.Store, o.stores)
+	if err != nil {
+		return err
 	}
 	src, err := store.Open(ctx, o.From, cfg)
 	if err != nil {

@@ -92,15 +92,9 @@ func Run(ctx context.Context, o *Options) error {
 	case o.TTL > o.MaxTTL:
 		return cmdutil.UsageError("--ttl %s is longer than the cap of %s (--max-ttl)", o.TTL, o.MaxTTL)
 	}
-	var cfg store.Config
-	if o.Store != nil {
-		cfg = *o.Store
-	} else {
-		c, err := o.stores.Config()
-		if err != nil {
-			return err
-		}
-		cfg = c
+	cfg, err := storeflag.Resolve(o.Store, o.stores)
+	if err != nil {
+		return err
 	}
 	storeURL, key, err := store.Split(o.URL)
 	if err != nil {

@@ -54,3 +54,12 @@ func (fl *Flags) Config() (store.Config, error) {
 	}
 	return c, nil
 }
+
+// Resolve returns override when a caller (a test) set one, and otherwise
+// the configuration from the environment and fl.
+func Resolve(override *store.Config, fl *Flags) (store.Config, error) {
+	if override != nil {
+		return *override, nil
+	}
+	return fl.Config()
+}
