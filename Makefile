@@ -38,7 +38,7 @@ vet:
 # Mat-leak check.
 test: setup test-servers vet
 	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -tags matprofile -run 'NoMatLeaks' ./...
+	$(GO) test -count=1 -tags matprofile -run 'NoMatLeaks' -v ./redact
 
 # Speed against the codec floor, one core: generated 1080p scenes, and the
 # labelled photos in ../shared; then serve against redact on the same images.
