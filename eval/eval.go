@@ -5,49 +5,27 @@
 package eval
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"image"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/platemask/platemask/redact"
 )
 
 // DefaultCoverage is how much of a plate's box must be destroyed for it to
 // count as redacted: a half-covered plate is still readable.
 const DefaultCoverage = 0.95
 
-// ReadLabels reads image,x,y,w,h rows (header optional) keyed by image name.
+// ReadLabels reads labelled plates: the same image,x,y,w,h rows as manual
+// regions (header optional), keyed by image name.
 func ReadLabels(r io.Reader) (map[string][]image.Rectangle, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = 5
-	out := map[string][]image.Rectangle{}
-	for line := 1; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("labels: %w", err)
-		}
-		var v [4]int
-		var perr error
-		for i := range v {
-			v[i], perr = strconv.Atoi(strings.TrimSpace(rec[i+1]))
-			if perr != nil {
-				break
-			}
-		}
-		if perr != nil {
-			if line == 1 {
-				continue
-			}
-			return nil, fmt.Errorf("labels line %d: %w", line, perr)
-		}
-		out[rec[0]] = append(out[rec[0]], image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]))
+	labels, err := redact.ReadRegions(r)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
 	}
+	return labels, nil
 }
 
 // Prefix groups an image name by source: "oa-eu", "oa-us", "oa-br", "ro"...
