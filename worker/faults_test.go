@@ -2,12 +2,14 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +180,77 @@ func TestSlowSinkPastAckWaitStoresEachJobOnce(t *testing.T) {
 	if p := ws.puts.Load(); p != n {
 		t.Errorf("%d puts for %d jobs: jobs were redelivered while their worker was writing", p, n)
 	}
+}
+
+// TestSinkDiskFullThenFreedLosesNothing: the output folder is a real,
+// full filesystem (a small tmpfs), so writes fail with ENOSPC part-way.
+// Jobs are retried, not dead-lettered; once space is freed each ends as
+// exactly one output with its record, and no partial file is left.
+func TestSinkDiskFullThenFreedLosesNothing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Mounting needs root (CAP_SYS_ADMIN); CI runs as root.
+	if err := syscall.Mount("tmpfs", out, "tmpfs", 0, "size=512k,mode=0755"); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (%v): run as root to test a full disk", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(out, syscall.MNT_DETACH) })
+	// Fill it, leaving a few KiB: enough for a record, not for an image.
+	filler := filepath.Join(out, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling: %v", err)
+			}
+			break
+		}
+	}
+	f.Close()
+	os.Truncate(filler, mustSize(t, filler)-8192)
+
+	d, err := sink.NewDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := &watchedSink{inner: d}
+	ring := brokertest.Ring(3)
+	cfg := config(fakeDetector{}, ring)
+	cfg.MaxAttempts = 20
+	cfg.Backoff = []time.Duration{20 * time.Millisecond, 100 * time.Millisecond}
+	r := start(t, ws, cfg, brokertest.Config())
+	r.ring = ring
+	const n = 6
+	jobs := submitJobs(t, r, n, 640, 360)
+	brokertest.Eventually(t, time.Minute, func() error {
+		if f := ws.failed.Load(); f < 2*n {
+			return fmt.Errorf("%d failed puts", f)
+		}
+		return nil
+	})
+	if dead, err := r.q.Held(context.Background(), true); err != nil || len(dead) != 0 {
+		t.Errorf("%d jobs dead-lettered while the disk was full (%v)", len(dead), err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	stored, dead := exactlyOnce(t, r, out, jobs)
+	t.Logf("%d puts, %d failed; %d stored, %d dead", ws.puts.Load(), ws.failed.Load(), stored, dead)
+	if stored != n {
+		t.Errorf("%d of %d stored after space was freed", stored, n)
+	}
+}
+
+func mustSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }
