@@ -39,6 +39,9 @@ type HTTPConfig struct {
 	// MaxInFlight uploads are handled at once; more are refused with 429
 	// at the door rather than queued in memory.
 	MaxInFlight int
+	// MaxBuffered bounds the bytes all uploads in flight hold together;
+	// an upload that would pass it is refused with 429.
+	MaxBuffered int64
 	// Ready reports whether uploads can be accepted (the broker answers).
 	Ready func(ctx context.Context) error
 }
@@ -46,7 +49,9 @@ type HTTPConfig struct {
 // NewDefaultHTTPConfig returns the defaults.
 func NewDefaultHTTPConfig() HTTPConfig {
 	lim := codec.DefaultLimits()
-	return HTTPConfig{Limits: lim, MaxBody: 2 * lim.MaxBytes, MaxInFlight: 64}
+	// 64 uploads of typical 0.2-2 MiB camera pictures fit easily in
+	// 256 MiB; a few near-limit ones may run at once, not 64 of them.
+	return HTTPConfig{Limits: lim, MaxBody: 2 * lim.MaxBytes, MaxInFlight: 64, MaxBuffered: 256 << 20}
 }
 
 // HTTP is the upload endpoint with its health and metrics routes.
@@ -57,6 +62,7 @@ type HTTP struct {
 	m    *metrics.Metrics
 	log  *slog.Logger
 	sem  chan struct{}
+	buf  *budget
 	mux  *http.ServeMux
 }
 
@@ -71,6 +77,10 @@ func NewHTTP(cfg HTTPConfig, cams ingest.Cameras, sub Submitter, m *metrics.Metr
 	}
 	h := &HTTP{cfg: cfg, cams: cams, sub: sub, m: m, log: log,
 		sem: make(chan struct{}, max(1, cfg.MaxInFlight)), mux: http.NewServeMux()}
+	h.buf = &budget{max: cfg.MaxBuffered}
+	if h.buf.max <= 0 {
+		h.buf.max = int64(max(1, cfg.MaxInFlight)) * cfg.MaxBody
+	}
 	h.mux.HandleFunc("POST /v1/images", h.upload)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	h.mux.HandleFunc("GET /readyz", h.ready)
@@ -114,7 +124,9 @@ func (h *HTTP) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
-	parts, err := h.read(r)
+	acct := &account{b: h.buf}
+	defer acct.release()
+	parts, err := h.read(r, acct)
 	if err != nil {
 		h.refuse(w, err)
 		return
@@ -174,10 +186,10 @@ type part struct {
 // read returns the pictures in the request: the body itself, or each
 // picture part of a multipart form. Parts that are not pictures (the XML
 // or JSON event data ANPR cameras send alongside) are skipped.
-func (h *HTTP) read(r *http.Request) ([]part, error) {
+func (h *HTTP) read(r *http.Request, acct *account) ([]part, error) {
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if !strings.HasPrefix(ct, "multipart/") {
-		data, err := h.readLimited(r.Body)
+		data, err := h.readLimited(acct.reader(r.Body))
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +215,7 @@ func (h *HTTP) read(r *http.Request) ([]part, error) {
 		if err != nil {
 			return nil, tooLarge(err, fmt.Errorf("%w: multipart: %w", outcome.ErrBadRequest, err))
 		}
-		data, err := h.readLimited(p)
+		data, err := h.readLimited(acct.reader(p))
 		if err != nil {
 			return nil, err
 		}
@@ -222,6 +234,9 @@ func (h *HTTP) read(r *http.Request) ([]part, error) {
 // reading the rest.
 func (h *HTTP) readLimited(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, h.cfg.Limits.MaxBytes+1))
+	if errors.Is(err, outcome.ErrBusy) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, tooLarge(err, fmt.Errorf("%w: reading body: %w", outcome.ErrBadRequest, err))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"io"
 	"mime/multipart"
@@ -244,6 +245,54 @@ func TestUploadBusy(t *testing.T) {
 	close(sub.release)
 	if code := <-first; code != 202 {
 		t.Errorf("first upload: %d", code)
+	}
+}
+
+// TestUploadByteBudget: uploads in flight share one byte budget. While a
+// stalled upload holds most of it, another is refused with 429 instead of
+// buffered; once the stalled one ends, the budget is whole again.
+func TestUploadByteBudget(t *testing.T) {
+	reg, tok := registry(t)
+	img := jpeg(t, 1)
+	sub := &blockingSubmitter{}
+	cfg := receive.NewDefaultHTTPConfig()
+	cfg.MaxBuffered = int64(len(img) * 3 / 2)
+	ts := httptest.NewServer(receive.NewHTTP(cfg, reg, sub, nil, nil))
+	defer ts.Close()
+	post := func(body io.Reader) int {
+		req, _ := http.NewRequest("POST", ts.URL+"/v1/images", body)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// A slow camera sends as many bytes as the picture, then stalls.
+	pr, pw := io.Pipe()
+	stalled := make(chan int)
+	go func() { stalled <- post(pr) }()
+	if _, err := pw.Write(bytes.Repeat([]byte{0xff}, len(img))); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Eventually(t, 10*time.Second, func() error {
+		if code := post(bytes.NewReader(img)); code != http.StatusTooManyRequests {
+			return fmt.Errorf("upload beside a stalled one: %d, want 429", code)
+		}
+		return nil
+	})
+	pw.Close()
+	if code := <-stalled; code != http.StatusUnsupportedMediaType {
+		t.Errorf("stalled upload of no picture: %d, want 415", code)
+	}
+	// Every byte came back: uploads one after another all fit.
+	for i := range 5 {
+		if code := post(bytes.NewReader(img)); code != http.StatusAccepted {
+			t.Fatalf("upload %d after the stall: %d, want 202", i, code)
+		}
 	}
 }
 
