@@ -47,8 +47,8 @@ func TestComponents(t *testing.T) {
 	}
 	got := components(heat, 6, 4, 0.5)
 	want := []component{
-		{rect: image.Rect(0, 0, 2, 2), peak: 0.9},
-		{rect: image.Rect(4, 1, 6, 3), peak: 0.7},
+		{rect: image.Rect(0, 0, 2, 2), peak: 0.9, threshold: 0.5},
+		{rect: image.Rect(4, 1, 6, 3), peak: 0.7, threshold: 0.5},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("components = %+v, want %+v", got, want)
@@ -104,21 +104,58 @@ func TestPlateComponentsSplitsGlow(t *testing.T) {
 	heat := make([]float32, w*h)
 	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
 	fill(heat, image.Rect(10, 5, 18, 8), 0.9)
-	got := plateComponents(heat, w, h, 0.1, valid)
+	got := plateComponents(heat, w, h, 0.1, valid, maxSplits)
 	if len(got) != 1 || got[0].rect != image.Rect(10, 5, 18, 8) {
 		t.Errorf("glow with a core: %+v, want the core alone", got)
+	}
+	// Splitting off: the component whole, however large.
+	if got = plateComponents(heat, w, h, 0.1, valid, 0); len(got) != 1 || got[0].rect != image.Rect(0, 0, 30, 15) {
+		t.Errorf("glow with a core, no splitting: %+v, want it whole", got)
 	}
 	// A uniformly strong blob too big for a plate: kept whole, never dropped.
 	heat = make([]float32, w*h)
 	fill(heat, image.Rect(0, 0, 30, 15), 0.99)
-	got = plateComponents(heat, w, h, 0.1, valid)
+	got = plateComponents(heat, w, h, 0.1, valid, maxSplits)
 	if len(got) != 1 || got[0].rect != image.Rect(0, 0, 30, 15) {
 		t.Errorf("strong blob: %+v, want it whole", got)
 	}
 	// A weak glow with nothing stronger inside: kept whole (fail closed).
 	heat = make([]float32, w*h)
 	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
-	if got = plateComponents(heat, w, h, 0.1, valid); len(got) != 1 {
+	if got = plateComponents(heat, w, h, 0.1, valid, maxSplits); len(got) != 1 {
 		t.Errorf("weak glow: %+v, want it whole", got)
+	}
+}
+
+func TestCoreRect(t *testing.T) {
+	const w, h = 20, 10
+	heat := make([]float32, w*h)
+	set := func(r image.Rectangle, v float32) {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				heat[y*w+x] = v
+			}
+		}
+	}
+	// A plate (0.9) inside a glow (0.3) that reaches further right.
+	set(image.Rect(2, 2, 16, 8), 0.3)
+	set(image.Rect(4, 3, 9, 6), 0.9)
+	c := components(heat, w, h, 0.1)
+	if len(c) != 1 {
+		t.Fatalf("%d components, want 1", len(c))
+	}
+	tests := []struct {
+		core float32
+		want image.Rectangle
+	}{
+		{0, image.Rect(2, 2, 16, 8)},   // off: the whole component
+		{0.3, image.Rect(2, 2, 16, 8)}, // bar 0.27: the glow stays
+		{0.5, image.Rect(4, 3, 9, 6)},  // bar 0.45: the plate alone
+		{0.99, image.Rect(4, 3, 9, 6)}, // never smaller than the peak cells
+	}
+	for _, tt := range tests {
+		if got := coreRect(heat, w, c[0], tt.core); got != tt.want {
+			t.Errorf("core %v: %v, want %v", tt.core, got, tt.want)
+		}
 	}
 }

@@ -82,8 +82,16 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 	// The valid part of the grid (without the zero padding) bounds how big
 	// a single plate can plausibly be.
 	valid := image.Rect(0, 0, (rw+stride-1)/stride, (rh+stride-1)/stride)
-	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid) {
-		r := image.Rect(c.rect.Min.X*stride, c.rect.Min.Y*stride, c.rect.Max.X*stride, c.rect.Max.Y*stride)
+	depth := 0
+	if n.m.SplitsGlow() {
+		depth = maxSplits
+	}
+	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, depth) {
+		if c.peak < float32(n.m.MinPeak) {
+			continue
+		}
+		cr := coreRect(heat, gw, c, float32(n.m.Core))
+		r := image.Rect(cr.Min.X*stride, cr.Min.Y*stride, cr.Max.X*stride, cr.Max.Y*stride)
 		regions = append(regions, Region{Rect: n.pad.Apply(scaleRect(r, s), b), Kind: n.label, Score: c.peak})
 	}
 	return regions, nil
@@ -91,19 +99,44 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 
 var colorBlack = color.RGBA{}
 
+// coreRect shrinks a component's box to the cells inside it at or above
+// max(its threshold, core × its peak). The threshold that joins cells into
+// a component is low, for recall; the box a plate needs is its strong core.
+func coreRect(heat []float32, w int, c component, core float32) image.Rectangle {
+	bar := max(c.threshold, core*c.peak)
+	if bar <= c.threshold {
+		return c.rect
+	}
+	r := image.Rectangle{Min: c.rect.Max, Max: c.rect.Min} // grows from empty
+	for y := c.rect.Min.Y; y < c.rect.Max.Y; y++ {
+		for x := c.rect.Min.X; x < c.rect.Max.X; x++ {
+			if heat[y*w+x] >= bar {
+				r.Min.X, r.Min.Y = min(r.Min.X, x), min(r.Min.Y, y)
+				r.Max.X, r.Max.Y = max(r.Max.X, x+1), max(r.Max.Y, y+1)
+			}
+		}
+	}
+	return r // never empty: the peak cell is at or above the bar
+}
+
+// maxSplits is how many times plateComponents may raise the threshold.
+const maxSplits = 3
+
 // plateComponents labels the heat map at threshold, then splits any
 // component too large to be one plate (wider than a third of the image or
 // taller than a quarter) by labelling its cells again at a higher
-// threshold, so that a weak glow over a car body does not turn into one box
-// over half the image. It fails closed: a component that is still too large
-// after the last split is kept whole.
-func plateComponents(heat []float32, w, h int, threshold float32, valid image.Rectangle) []component {
+// threshold, up to maxDepth times, so that a weak glow over a car body
+// does not turn into one box over half the image. It fails closed: a
+// component that is still too large after the last split is kept whole.
+// A close-up plate can be that large too, so the manifest says whether to
+// split at all (chosen on validation data).
+func plateComponents(heat []float32, w, h int, threshold float32, valid image.Rectangle, maxDepth int) []component {
 	tooBig := func(r image.Rectangle) bool { return r.Dx()*3 > valid.Dx() || r.Dy()*4 > valid.Dy() }
 	var out []component
 	var split func(cells []float32, t float32, depth int)
 	split = func(cells []float32, t float32, depth int) {
 		for _, c := range components(cells, w, h, t) {
-			if !tooBig(c.rect) || depth == 3 {
+			if !tooBig(c.rect) || depth == maxDepth {
 				out = append(out, c)
 				continue
 			}
@@ -124,8 +157,9 @@ func plateComponents(heat []float32, w, h int, threshold float32, valid image.Re
 }
 
 type component struct {
-	rect image.Rectangle // in cells, Max exclusive
-	peak float32
+	rect      image.Rectangle // in cells, Max exclusive
+	peak      float32
+	threshold float32 // the level it was found at
 }
 
 // components labels 8-connected cells at or above threshold and returns the
@@ -138,7 +172,7 @@ func components(heat []float32, w, h int, threshold float32) []component {
 		if v < threshold || seen[start] {
 			continue
 		}
-		c := component{rect: image.Rectangle{Min: image.Pt(w, h)}} // grows from empty
+		c := component{rect: image.Rectangle{Min: image.Pt(w, h)}, threshold: threshold} // grows from empty
 		seen[start] = true
 		stack = append(stack[:0], start)
 		for len(stack) > 0 {

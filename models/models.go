@@ -28,7 +28,15 @@ type Manifest struct {
 		Name   string `json:"name"`
 		Stride int    `json:"stride"`
 	} `json:"output"`
-	Threshold  float64         `json:"threshold"`
+	Threshold float64 `json:"threshold"`
+	// Split relabels a component too large to be one plate at higher
+	// thresholds (see detect.plateComponents). Absent means true.
+	Split *bool `json:"split,omitempty"`
+	// Core shrinks each detected box to its cells at or above Core times
+	// the box's peak, so a weak glow around a plate is not redacted.
+	Core float64 `json:"core,omitempty"`
+	// MinPeak drops components whose strongest cell is below it.
+	MinPeak    float64         `json:"min_peak,omitempty"`
 	Margin     float64         `json:"margin"`
 	MarginPx   int             `json:"margin_px"`
 	Training   json.RawMessage `json:"training,omitempty"`
@@ -44,9 +52,14 @@ func (m Manifest) Validate() error {
 		return fmt.Errorf("model %q: bad output stride %d", m.Name, m.Output.Stride)
 	case m.Threshold <= 0 || m.Threshold >= 1:
 		return fmt.Errorf("model %q: threshold %v outside (0,1)", m.Name, m.Threshold)
+	case m.Core < 0 || m.Core >= 1 || m.MinPeak < 0 || m.MinPeak >= 1:
+		return fmt.Errorf("model %q: core %v or min_peak %v outside [0,1)", m.Name, m.Core, m.MinPeak)
 	}
 	return nil
 }
+
+// SplitsGlow reports whether oversized components are split.
+func (m Manifest) SplitsGlow() bool { return m.Split == nil || *m.Split }
 
 // Version names the model for records: name, version and a short hash.
 func (m Manifest) Label() string {

@@ -23,14 +23,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default="../shared")
     ap.add_argument("--model", default="models/platenet.json")
-    ap.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--margin", type=float, default=None)
-    ap.add_argument("--margin-px", type=float, default=None)
     a = ap.parse_args()
     man = json.load(open(a.model))
-    t = man["threshold"] if a.threshold is None else a.threshold
-    m = man["margin"] if a.margin is None else a.margin
-    p = man["margin_px"] if a.margin_px is None else a.margin_px
+    # The manifest's settings only: they are chosen on validation data.
+    t, m, p = man["threshold"], man["margin"], man["margin_px"]
+    core, min_peak, split = man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split", True)
     cv2.setNumThreads(2)
     labels = data.load_labels(a.shared)
     img_dir = os.path.join(a.shared, "datasets", "plates-dev", "images")
@@ -50,7 +47,7 @@ def main():
             blob, scale = evaluate.prepare(img, man["input"]["max_side"])
             net.setInput(blob)
             hm = net.forward()[0, 0]
-            b = evaluate.boxes_from_components(evaluate.components(hm, t), scale, img.shape, m, p)
+            b = evaluate.detect(hm, scale, img.shape, t, m, p, core, min_peak, split)
             c, f = evaluate.score(b, labels.get(n, []), img.shape)
             covs += c
             fs.append(f)
@@ -61,8 +58,8 @@ def main():
         print("%-8s images %3d plates %3d recall %.4f false area %.4f misses %s" %
               (k, len(groups[k]), len(covs), (covs >= evaluate.COVER).mean(), np.mean(fs), misses[:6]))
     allc = np.array(allc)
-    print("ALL      recall %.4f false area %.4f (t=%s m=%s px=%s)" %
-          ((allc >= evaluate.COVER).mean(), np.mean(allf), t, m, p))
+    print("ALL      recall %.4f false area %.4f (t=%s split=%s core=%s min_peak=%s m=%s px=%s)" %
+          ((allc >= evaluate.COVER).mean(), np.mean(allf), t, split, core, min_peak, m, p))
 
 
 if __name__ == "__main__":

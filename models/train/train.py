@@ -48,23 +48,17 @@ def loss_fn(logits, t, w, pos_weight):
     return bce * 10 + 0.5 * dice
 
 
-def _choose_job(args):
+def _grid_job(args):
     real, syn, t = args
-    evaluate.THRESHOLDS = [t]
-    return evaluate.choose(real, syn)[1]
+    return evaluate.grid(real, syn, [t])
 
 
 def validate_and_choose(net, device, val_imgs, syn_val, max_side, min_recall, min_syn_recall, workers):
     real = evaluate.heatmaps_torch(net, val_imgs, max_side, device)
     syn = evaluate.heatmaps_torch(net, [(im, lb) for _, im, lb in syn_val], max_side, device)
     with mp.get_context("fork").Pool(min(workers, len(evaluate.THRESHOLDS))) as pool:
-        rows = sum(pool.map(_choose_job, [(real, syn, t) for t in evaluate.THRESHOLDS]), [])
-    ok = [r for r in rows if r["real_recall"] >= min_recall and r["syn_recall"] >= min_syn_recall]
-    if not ok:
-        best = max(min(r["real_recall"], r["syn_recall"]) for r in rows)
-        ok = [r for r in rows if min(r["real_recall"], r["syn_recall"]) >= best]
-    best = min(ok, key=lambda r: (r["real_false"] + 0.5 * r["syn_false"]))
-    return best, rows
+        rows = sum(pool.map(_grid_job, [(real, syn, t) for t in evaluate.THRESHOLDS]), [])
+    return evaluate.choose(rows, min_recall, min_syn_recall), rows
 
 
 def main():
@@ -85,6 +79,8 @@ def main():
     ap.add_argument("--min-recall", type=float, default=0.995, help="recall required on ro- validation")
     ap.add_argument("--min-syn-recall", type=float, default=0.98,
                     help="recall required on synthetic validation, which includes plates under 12 px")
+    ap.add_argument("--hard-negatives", action="store_true",
+                    help="add close-ups, sharp surface textures and sharpening to the samples (see data.make_sample)")
     ap.add_argument("--init", default="", help="optional state_dict to start from")
     ap.add_argument("--skip-train", action="store_true", help="only validate/export --init")
     ap.add_argument("--synthetic-only", action="store_true",
@@ -120,7 +116,7 @@ def main():
     epochs_done = 0
     if not args.skip_train:
         epoch_len = args.batch * 100
-        ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side)
+        ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
                                                     pct_start=0.05, final_div_factor=100)
@@ -177,6 +173,7 @@ def main():
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
+                             "--hard-negatives" if args.hard_negatives else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
                                  args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop)]),
@@ -213,7 +210,8 @@ def main():
                   "scale": 1.0 / 255.0, "channel_order": "BGR", "resize": "bilinear, longer side -> max_side, never upscaled",
                   "pad": "zeros right/bottom"},
         "output": {"name": "heatmap", "stride": 4},
-        "threshold": best["threshold"], "margin": best["margin"], "margin_px": best["margin_px"],
+        "threshold": best["threshold"], "split": best["split"], "core": best["core"], "min_peak": best["min_peak"],
+        "margin": best["margin"], "margin_px": best["margin_px"],
         "training": training,
         "validation": {
             "coverage_required": evaluate.COVER,
@@ -221,7 +219,7 @@ def main():
                        "recall": best["real_recall"], "mean_false_area_fraction": best["real_false"]},
             "synthetic_val": {"images": len(syn_val), "plates": n_syn_plates,
                               "recall": best["syn_recall"], "mean_false_area_fraction": best["syn_false"]},
-            "selection": "threshold/margin/margin_px: least false area on ro- validation (real photos) among "
+            "selection": "threshold/split/core/min_peak/margin/margin_px: least false area on ro- validation (real photos) among "
                          "settings with recall >= %.3f there and >= %.3f on synthetic validation (which "
                          "includes plates under 12 px)" % (args.min_recall, args.min_syn_recall),
         },
