@@ -67,10 +67,14 @@ def heatmap_target(boxes, H, W):
     return t, wgt
 
 
-def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4)):
+def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False):
     """One training crop: a real ro- frame (or a procedural background),
     rescaled as the product would (longer side -> max_side, with jitter),
-    cropped, with 0-4 synthetic plates composited and degraded."""
+    cropped, with 0-4 synthetic plates composited and degraded.
+
+    hard adds what fixed close-range cameras show and dashcam frames do
+    not: zoomed-in frames, sharp surface textures (cracks, grooves, grass)
+    under the plates, and sharpening."""
     if not (bgs and rng.random() < 0.8):
         # procedural background, generated directly at crop size (cheap)
         out = synth.procedural_background(rng, crop, crop)
@@ -79,6 +83,8 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4)):
         img, boxes = bgs[rng.integers(len(bgs))]
         H, W = img.shape[:2]
         s = max_side / max(H, W) * np.exp(rng.uniform(np.log(0.6), np.log(1.5)))
+        if hard and rng.random() < 0.3:  # close-up: the frame magnified up to 3x
+            s *= rng.uniform(1.5, 3.0)
         # crop in source coordinates first (cheaper), then resize only the crop
         cs = crop / s  # crop size in source pixels
         if len(boxes) and rng.random() < 0.5:
@@ -100,6 +106,8 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4)):
             cX0, cY0, cX1, cY1 = max(X0, 0), max(Y0, 0), min(X1, crop), min(Y1, crop)
             if cX1 - cX0 > 1 and cY1 - cY0 > 1:
                 bx.append((cX0, cY0, cX1 - cX0, cY1 - cY0))
+    if hard and rng.random() < 0.35:
+        out = synth.hard_textures(rng, out)
     # synthetic plates
     n = int(rng.integers(synth_n[0], synth_n[1] + 1))
     for _ in range(n):
@@ -116,6 +124,8 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4)):
         if b is not None:
             bx.append(b)
     out = synth.photometric(rng, out)
+    if hard and rng.random() < 0.3:
+        out = synth.sharpen(rng, out)
     t, wgt = heatmap_target(bx, crop, crop)
     return out, t, wgt, bx
 
@@ -124,8 +134,9 @@ class TrainSet:
     """Map-style dataset; sample i of epoch e is fully determined by (seed, e, i),
     whatever the number of DataLoader workers."""
 
-    def __init__(self, bgs, length, seed, crop=384, max_side=896):
+    def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False):
         self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
+        self.hard = hard
         self.epoch = 0
 
     def __len__(self):
@@ -133,7 +144,7 @@ class TrainSet:
 
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img, t, wgt, _ = make_sample(rng, self.bgs, self.crop, self.max_side)
+        img, t, wgt, _ = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
         return x, t[None], wgt[None]
 

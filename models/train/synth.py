@@ -284,6 +284,57 @@ def procedural_background(rng, H, W):
     return img
 
 
+def hard_textures(rng, img):
+    """Close-range surface detail that is not a plate: cracked asphalt,
+    grooved concrete, grass blades, paving joints. Real fixed cameras see
+    these sharp and large, unlike the blurred dashcam frames."""
+    H, W = img.shape[:2]
+    out = img.copy()
+    kind = rng.random()
+    if kind < 0.35:  # cracks: random-walk polylines, thin and dark
+        for _ in range(int(rng.integers(3, 25))):
+            x, y = rng.uniform(0, W), rng.uniform(0, H)
+            ang = rng.uniform(0, 2 * np.pi)
+            pts = []
+            for _s in range(int(rng.integers(5, 40))):
+                pts.append((int(x), int(y)))
+                ang += rng.normal(0, 0.6)
+                step = rng.uniform(2, 12)
+                x, y = x + step * np.cos(ang), y + step * np.sin(ang)
+            shade = int(rng.integers(0, 90))
+            cv2.polylines(out, [np.array(pts, np.int32)], False, (shade, shade, shade), int(rng.integers(1, 3)))
+    elif kind < 0.6:  # grooves or joints: parallel lines, slightly irregular
+        gap = rng.uniform(3, 20)
+        ang = rng.uniform(-0.4, 0.4) + (np.pi / 2 if rng.random() < 0.5 else 0)
+        d = np.array([np.cos(ang), np.sin(ang)])
+        n = np.array([-d[1], d[0]])
+        delta = int(rng.integers(-50, 50))
+        for k in range(int(-max(H, W) / gap), int(2 * max(H, W) / gap)):
+            c = n * k * gap + rng.normal(0, gap * 0.1, 2)
+            p0, p1 = c - d * 2 * max(H, W), c + d * 2 * max(H, W)
+            col = tuple(int(np.clip(v + delta, 0, 255)) for v in out[int(np.clip(c[1], 0, H - 1)), int(np.clip(c[0], 0, W - 1))])
+            cv2.line(out, tuple(int(v) for v in p0), tuple(int(v) for v in p1), col, int(rng.integers(1, 3)))
+    elif kind < 0.8:  # grass: many short strokes in greens and browns
+        for _ in range(int(rng.integers(200, 1500))):
+            x, y = int(rng.integers(0, W)), int(rng.integers(0, H))
+            g = (int(rng.integers(10, 80)), int(rng.integers(60, 200)), int(rng.integers(20, 120)))
+            cv2.line(out, (x, y), (x + int(rng.integers(-3, 4)), y - int(rng.integers(2, 10))), g, 1)
+    else:  # coarse aggregate: speckle at several scales
+        for sc in (1, 2, 4):
+            h, w = max(2, H // sc), max(2, W // sc)
+            sp = cv2.resize(_gauss(rng, (h, w, 1), rng.uniform(8, 30)), (W, H), interpolation=cv2.INTER_NEAREST)
+            out = cv2.add(out, np.repeat(sp[:, :, None] if sp.ndim == 2 else sp, 3, axis=2), dtype=cv2.CV_8U)
+    a = rng.uniform(0.4, 1.0)  # blend, so texture strength varies
+    return cv2.addWeighted(out, a, img, 1 - a, 0)
+
+
+def sharpen(rng, img):
+    """Unsharp mask: crisp fixed-camera photos rather than soft dashcam frames."""
+    blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.5))
+    k = rng.uniform(0.5, 2.0)
+    return cv2.addWeighted(img, 1.0 + k, blur, -k, 0)
+
+
 def photometric(rng, img):
     """Whole-image degradations: night, contrast, blur, low-res, glare, noise, JPEG."""
     img = img.astype(np.float32)
