@@ -104,7 +104,7 @@ func TestPlateComponentsSplitsGlow(t *testing.T) {
 	heat := make([]float32, w*h)
 	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
 	fill(heat, image.Rect(10, 5, 18, 8), 0.9)
-	got := plateComponents(heat, w, h, 0.1, valid, maxSplits)
+	got := plateComponents(heat, w, h, 0.1, valid, 0.1)
 	if len(got) != 1 || got[0].rect != image.Rect(10, 5, 18, 8) {
 		t.Errorf("glow with a core: %+v, want the core alone", got)
 	}
@@ -112,17 +112,27 @@ func TestPlateComponentsSplitsGlow(t *testing.T) {
 	if got = plateComponents(heat, w, h, 0.1, valid, 0); len(got) != 1 || got[0].rect != image.Rect(0, 0, 30, 15) {
 		t.Errorf("glow with a core, no splitting: %+v, want it whole", got)
 	}
+	// A weak plate in the same glow beside a strong false detection: both
+	// separate from the glow at some level; the weak one is not lost.
+	heat = make([]float32, w*h)
+	fill(heat, image.Rect(0, 0, 30, 15), 0.15)
+	fill(heat, image.Rect(4, 5, 10, 8), 0.4)
+	fill(heat, image.Rect(20, 5, 26, 8), 0.9)
+	got = plateComponents(heat, w, h, 0.1, valid, 0.1)
+	if len(got) != 2 || got[0].rect != image.Rect(4, 5, 10, 8) || got[1].rect != image.Rect(20, 5, 26, 8) {
+		t.Errorf("weak plate beside a strong one in a glow: %+v, want both", got)
+	}
 	// A uniformly strong blob too big for a plate: kept whole, never dropped.
 	heat = make([]float32, w*h)
 	fill(heat, image.Rect(0, 0, 30, 15), 0.99)
-	got = plateComponents(heat, w, h, 0.1, valid, maxSplits)
+	got = plateComponents(heat, w, h, 0.1, valid, 0.1)
 	if len(got) != 1 || got[0].rect != image.Rect(0, 0, 30, 15) {
 		t.Errorf("strong blob: %+v, want it whole", got)
 	}
 	// A weak glow with nothing stronger inside: kept whole (fail closed).
 	heat = make([]float32, w*h)
 	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
-	if got = plateComponents(heat, w, h, 0.1, valid, maxSplits); len(got) != 1 {
+	if got = plateComponents(heat, w, h, 0.1, valid, 0.1); len(got) != 1 {
 		t.Errorf("weak glow: %+v, want it whole", got)
 	}
 }

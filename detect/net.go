@@ -82,11 +82,7 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 	// The valid part of the grid (without the zero padding) bounds how big
 	// a single plate can plausibly be.
 	valid := image.Rect(0, 0, (rw+stride-1)/stride, (rh+stride-1)/stride)
-	depth := 0
-	if n.m.SplitsGlow() {
-		depth = maxSplits
-	}
-	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, depth) {
+	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, float32(n.m.SplitStep)) {
 		if c.peak < float32(n.m.MinPeak) {
 			continue
 		}
@@ -119,24 +115,21 @@ func coreRect(heat []float32, w int, c component, core float32) image.Rectangle 
 	return r // never empty: the peak cell is at or above the bar
 }
 
-// maxSplits is how many times plateComponents may raise the threshold.
-const maxSplits = 3
-
-// plateComponents labels the heat map at threshold, then splits any
-// component too large to be one plate (wider than a third of the image or
-// taller than a quarter) by labelling its cells again at a higher
-// threshold, up to maxDepth times, so that a weak glow over a car body
-// does not turn into one box over half the image. It fails closed: a
-// component that is still too large after the last split is kept whole.
-// A close-up plate can be that large too, so the manifest says whether to
-// split at all (chosen on validation data).
-func plateComponents(heat []float32, w, h int, threshold float32, valid image.Rectangle, maxDepth int) []component {
+// plateComponents labels the heat map at threshold. With a step > 0 it
+// then splits any component too large to be one plate (wider than a third
+// of the image or taller than a quarter) by labelling the cells in its box
+// again at threshold+step, and so on up the levels, keeping each part at
+// the first level where it is plate-sized. So a weak glow over a car body
+// does not become one box over half the image, while a weaker plate inside
+// the glow still separates from it at some level between the two. It fails
+// closed: a component with nothing above the next level is kept whole.
+func plateComponents(heat []float32, w, h int, threshold float32, valid image.Rectangle, step float32) []component {
 	tooBig := func(r image.Rectangle) bool { return r.Dx()*3 > valid.Dx() || r.Dy()*4 > valid.Dy() }
 	var out []component
-	var split func(cells []float32, t float32, depth int)
-	split = func(cells []float32, t float32, depth int) {
+	var split func(cells []float32, t float32)
+	split = func(cells []float32, t float32) {
 		for _, c := range components(cells, w, h, t) {
-			if !tooBig(c.rect) || depth == maxDepth {
+			if step <= 0 || !tooBig(c.rect) || t+step >= 1 {
 				out = append(out, c)
 				continue
 			}
@@ -146,13 +139,13 @@ func plateComponents(heat []float32, w, h int, threshold float32, valid image.Re
 				copy(sub[y*w+c.rect.Min.X:y*w+c.rect.Max.X], cells[y*w+c.rect.Min.X:y*w+c.rect.Max.X])
 			}
 			before := len(out)
-			split(sub, t+(1-t)/2, depth+1)
+			split(sub, t+step)
 			if len(out) == before {
 				out = append(out, c) // nothing stronger inside: keep it whole
 			}
 		}
 	}
-	split(heat, threshold, 0)
+	split(heat, threshold)
 	return out
 }
 

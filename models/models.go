@@ -29,9 +29,10 @@ type Manifest struct {
 		Stride int    `json:"stride"`
 	} `json:"output"`
 	Threshold float64 `json:"threshold"`
-	// Split relabels a component too large to be one plate at higher
-	// thresholds (see detect.plateComponents). Absent means true.
-	Split *bool `json:"split,omitempty"`
+	// SplitStep, when above 0, relabels a component too large to be one
+	// plate at thresholds this much higher, level by level (see
+	// detect.plateComponents).
+	SplitStep float64 `json:"split_step"`
 	// Core shrinks each detected box to its cells at or above Core times
 	// the box's peak, so a weak glow around a plate is not redacted.
 	Core float64 `json:"core,omitempty"`
@@ -52,14 +53,11 @@ func (m Manifest) Validate() error {
 		return fmt.Errorf("model %q: bad output stride %d", m.Name, m.Output.Stride)
 	case m.Threshold <= 0 || m.Threshold >= 1:
 		return fmt.Errorf("model %q: threshold %v outside (0,1)", m.Name, m.Threshold)
-	case m.Core < 0 || m.Core >= 1 || m.MinPeak < 0 || m.MinPeak >= 1:
-		return fmt.Errorf("model %q: core %v or min_peak %v outside [0,1)", m.Name, m.Core, m.MinPeak)
+	case m.Core < 0 || m.Core >= 1 || m.MinPeak < 0 || m.MinPeak >= 1 || m.SplitStep < 0 || m.SplitStep >= 1:
+		return fmt.Errorf("model %q: core %v, min_peak %v or split_step %v outside [0,1)", m.Name, m.Core, m.MinPeak, m.SplitStep)
 	}
 	return nil
 }
-
-// SplitsGlow reports whether oversized components are split.
-func (m Manifest) SplitsGlow() bool { return m.Split == nil || *m.Split }
 
 // Version names the model for records: name, version and a short hash.
 func (m Manifest) Label() string {

@@ -170,32 +170,50 @@ func sample(pix []byte, w int, m *mask, r image.Rectangle) patch {
 }
 
 func (p *patch) paint(pix []byte, w int, r image.Rectangle, m Method) {
+	W, H := r.Dx(), r.Dy()
 	if m == Fill {
+		var c [3]byte
+		for k := range c {
+			c[k] = clamp(p.mean[k])
+		}
 		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				put(pix, (y*w+x)*3, p.mean)
+			row := pix[(y*w+r.Min.X)*3 : (y*w+r.Max.X)*3]
+			for x := 0; x < len(row); x += 3 {
+				row[x], row[x+1], row[x+2] = c[0], c[1], c[2]
 			}
 		}
 		return
 	}
 	// Blur: smooth each side heavily, then fill the inside with the Coons
 	// patch (bilinearly blended) spanned by the four sides.
-	radius := max(r.Dx(), r.Dy()) / 6
+	radius := max(W, H) / 6
 	top, bottom := p.top.smooth(p.mean, radius), p.bottom.smooth(p.mean, radius)
 	left, right := p.left.smooth(p.mean, radius), p.right.smooth(p.mean, radius)
-	W, H := r.Dx(), r.Dy()
 	c00, c10 := avg(top[0], left[0]), avg(top[W-1], right[0])
 	c01, c11 := avg(bottom[0], left[H-1]), avg(bottom[W-1], right[H-1])
+	// The patch is top/bottom blended by v, plus left/right blended by u,
+	// minus the corners blended by both. Per column i, everything but the
+	// left/right term is a[i] + v*b[i]; so each pixel costs two
+	// multiply-adds per channel (large regions are common: a glow over a
+	// car body can cover much of the image).
+	a, b, us := make([]float64, W*3), make([]float64, W*3), make([]float64, W)
+	for i := 0; i < W; i++ {
+		u := (float64(i) + 0.5) / float64(W)
+		us[i] = u
+		for k := 0; k < 3; k++ {
+			a[i*3+k] = top[i][k] - (1-u)*c00[k] - u*c10[k]
+			b[i*3+k] = bottom[i][k] - top[i][k] - ((1-u)*(c01[k]-c00[k]) + u*(c11[k]-c10[k]))
+		}
+	}
 	for j := 0; j < H; j++ {
 		v := (float64(j) + 0.5) / float64(H)
-		for i := 0; i < W; i++ {
-			u := (float64(i) + 0.5) / float64(W)
-			var c rgb
-			for k := 0; k < 3; k++ {
-				c[k] = (1-v)*top[i][k] + v*bottom[i][k] + (1-u)*left[j][k] + u*right[j][k] -
-					((1-u)*(1-v)*c00[k] + u*(1-v)*c10[k] + (1-u)*v*c01[k] + u*v*c11[k])
-			}
-			put(pix, ((r.Min.Y+j)*w+r.Min.X+i)*3, c)
+		row := pix[((r.Min.Y+j)*w+r.Min.X)*3 : ((r.Min.Y+j)*w+r.Max.X)*3]
+		l, d := left[j], rgb{right[j][0] - left[j][0], right[j][1] - left[j][1], right[j][2] - left[j][2]}
+		for i, u := range us {
+			o := i * 3
+			row[o] = clamp(a[o] + v*b[o] + l[0] + u*d[0])
+			row[o+1] = clamp(a[o+1] + v*b[o+1] + l[1] + u*d[1])
+			row[o+2] = clamp(a[o+2] + v*b[o+2] + l[2] + u*d[2])
 		}
 	}
 }
@@ -249,15 +267,14 @@ func (e edge) smooth(mean rgb, radius int) []rgb {
 
 func avg(a, b rgb) rgb { return rgb{(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2} }
 
-func put(pix []byte, i int, c rgb) {
-	for k := 0; k < 3; k++ {
-		v := c[k] + 0.5
-		switch {
-		case v < 0:
-			v = 0
-		case v > 255:
-			v = 255
-		}
-		pix[i+k] = byte(v)
+// clamp rounds to the nearest byte value.
+func clamp(v float64) byte {
+	v += 0.5
+	switch {
+	case v < 0:
+		return 0
+	case v > 255:
+		return 255
 	}
+	return byte(v)
 }

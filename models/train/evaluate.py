@@ -44,30 +44,30 @@ def _labelled(hm, threshold):
     return [tuple(int(v) for v in stats[i, :4]) + (float(peaks[i]),) for i in range(1, n)]
 
 
-def components(hm, threshold, valid=None, split=True):
+def components(hm, threshold, valid=None, step=0.0):
     """Mirror of the Go plateComponents: components at threshold; with
-    split, one wider than a third of the valid grid or taller than a quarter
-    is relabelled inside its box at a higher threshold (up to three times),
-    and kept whole when nothing stronger is inside. Returns
-    [(x, y, w, h, peak, t)] in cells, t being the threshold the component
-    was found at."""
+    step > 0, one wider than a third of the valid grid or taller than a
+    quarter is labelled again inside its box at threshold + step, level by
+    level, each part kept at the first level where it is plate-sized, and
+    kept whole when nothing is above the next level. Returns
+    [(x, y, w, h, peak, t)] in cells, t being the level it was found at."""
     vh, vw = valid if valid is not None else hm.shape
     out = []
-    max_depth = 3 if split else 0
+    step = np.float32(step)
 
-    def split_(cells, t, depth):
+    def split(cells, t):
         for (x, y, w, h, peak) in _labelled(cells, t):
-            if not (w * 3 > vw or h * 4 > vh) or depth == max_depth:
+            if step <= 0 or not (w * 3 > vw or h * 4 > vh) or t + step >= 1:
                 out.append((x, y, w, h, peak, t))
                 continue
             sub = np.zeros_like(cells)
             sub[y:y + h, x:x + w] = cells[y:y + h, x:x + w]
             before = len(out)
-            split_(sub, t + (1 - t) / 2, depth + 1)
+            split(sub, np.float32(t + step))
             if len(out) == before:
                 out.append((x, y, w, h, peak, t))
 
-    split_(hm, threshold, 0)
+    split(hm, np.float32(threshold))
     return out
 
 
@@ -123,17 +123,17 @@ def valid_grid(scale, shape):
     return (nh + STRIDE - 1) // STRIDE, (nw + STRIDE - 1) // STRIDE
 
 
-def detect(hm, scale, shape, threshold, margin, margin_px, core=0.0, min_peak=0.0, split=True):
+def detect(hm, scale, shape, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0):
     """Image-pixel boxes exactly as the Go detector returns them."""
-    comps = components(hm, threshold, valid_grid(scale, shape), split)
+    comps = components(hm, threshold, valid_grid(scale, shape), split_step)
     return boxes_from_components(core_boxes(hm, comps, core, min_peak), scale, shape, margin, margin_px)
 
 
-def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split=True):
+def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0):
     """items: list of (heatmap, scale, shape, labels). Returns dict of metrics."""
     covs, falses = [], []
     for hm, scale, shape, labels in items:
-        b = detect(hm, scale, shape, threshold, margin, margin_px, core, min_peak, split)
+        b = detect(hm, scale, shape, threshold, margin, margin_px, core, min_peak, split_step)
         c, f = score(b, labels, shape)
         covs += c
         falses.append(f)
@@ -169,6 +169,7 @@ def heatmaps_cv2(onnx_path, images, max_side):
 
 
 THRESHOLDS = [0.1, 0.15, 0.2, 0.3, 0.4]
+SPLIT_STEPS = [0.0, 0.05, 0.1]
 CORES = [0.0, 0.25, 0.4, 0.55, 0.7]
 MIN_PEAKS = [0.0, 0.3, 0.5]
 MARGINS = [0.05, 0.1, 0.15, 0.2, 0.3]
@@ -178,9 +179,9 @@ MARGIN_PX = [2, 4, 6, 8]
 def grid(real_items, syn_items, thresholds=None):
     """Recall and false area on both validation sets for every setting."""
     rows = []
-    for t, split in [(t, sp) for t in thresholds or THRESHOLDS for sp in (False, True)]:
-        rc = [(hm, components(hm, t, valid_grid(s, sh), split), s, sh, lb) for hm, s, sh, lb in real_items]
-        sc = [(hm, components(hm, t, valid_grid(s, sh), split), s, sh, lb) for hm, s, sh, lb in syn_items]
+    for t, step in [(t, st) for t in thresholds or THRESHOLDS for st in SPLIT_STEPS]:
+        rc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in real_items]
+        sc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in syn_items]
         for core in CORES:
             for mp in MIN_PEAKS:
                 if mp and mp <= t:
@@ -199,7 +200,7 @@ def grid(real_items, syn_items, thresholds=None):
                             return float((covs >= COVER).mean()), float(np.mean(fs))
                         rr, rf = ev(rcb)
                         sr, sf = ev(scb)
-                        rows.append(dict(threshold=t, split=split, core=core, min_peak=mp, margin=m, margin_px=p,
+                        rows.append(dict(threshold=t, split_step=step, core=core, min_peak=mp, margin=m, margin_px=p,
                                          real_recall=rr, real_false=rf, syn_recall=sr, syn_false=sf))
     return rows
 

@@ -27,7 +27,7 @@ def main():
     man = json.load(open(a.model))
     # The manifest's settings only: they are chosen on validation data.
     t, m, p = man["threshold"], man["margin"], man["margin_px"]
-    core, min_peak, split = man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split", True)
+    core, min_peak, split = man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split_step", 0.0)
     cv2.setNumThreads(2)
     labels = data.load_labels(a.shared)
     img_dir = os.path.join(a.shared, "datasets", "plates-dev", "images")
@@ -58,7 +58,7 @@ def main():
         print("%-8s images %3d plates %3d recall %.4f false area %.4f misses %s" %
               (k, len(groups[k]), len(covs), (covs >= evaluate.COVER).mean(), np.mean(fs), misses[:6]))
     allc = np.array(allc)
-    print("ALL      recall %.4f false area %.4f (t=%s split=%s core=%s min_peak=%s m=%s px=%s)" %
+    print("ALL      recall %.4f false area %.4f (t=%s split_step=%s core=%s min_peak=%s m=%s px=%s)" %
           ((allc >= evaluate.COVER).mean(), np.mean(allf), t, split, core, min_peak, m, p))
 
 
