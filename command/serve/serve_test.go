@@ -36,7 +36,10 @@ type input struct {
 
 // inputs makes n camera-like JPEGs with camera file names and full
 // metadata (EXIF with GPS and serials, XMP, a thumbnail).
-func inputs(t testing.TB, n int) []input {
+func inputs(t testing.TB, n int) []input { return sizedInputs(t, n, 480, 320) }
+
+// sizedInputs is inputs at w x h.
+func sizedInputs(t testing.TB, n, w, h int) []input {
 	t.Helper()
 	r := rand.New(rand.NewSource(42))
 	var out []input
@@ -46,7 +49,7 @@ func inputs(t testing.TB, n int) []input {
 		if i%10 == 9 {
 			cars = 0
 		}
-		img, plates, err := synth.Scene(int64(i), 480, 320, cars)
+		img, plates, err := synth.Scene(int64(i), w, h, cars)
 		if err != nil {
 			t.Fatal(err)
 		}
