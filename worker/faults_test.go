@@ -110,27 +110,35 @@ func TestSinkFolderBrokenThenRepairedLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	restore := breakFolder(t, out)
-	ws := &watchedSink{inner: d}
-	ring := brokertest.Ring(3)
-	cfg := config(fakeDetector{}, ring)
-	cfg.MaxAttempts = 20
-	cfg.Backoff = []time.Duration{20 * time.Millisecond, 100 * time.Millisecond}
-	r := start(t, ws, cfg, brokertest.Config())
-	r.ring = ring
 	const n = 8
-	jobs := submitJobs(t, r, n, 640, 360)
-	brokertest.Eventually(t, time.Minute, func() error {
-		if f := ws.failed.Load(); f < 2*n {
-			return fmt.Errorf("%d failed puts", f)
-		}
-		return nil
-	})
+	r, ws, jobs := failingSinkRun(t, d, n)
 	restore()
 	stored, dead := exactlyOnce(t, r, out, jobs)
 	t.Logf("%d puts, %d failed; %d stored, %d dead", ws.puts.Load(), ws.failed.Load(), stored, dead)
 	if stored != n {
 		t.Errorf("%d of %d stored after the folder came back", stored, n)
 	}
+}
+
+// failingSinkRun starts workers with generous retries on a sink that is
+// failing, submits n jobs and waits until each has failed about twice.
+func failingSinkRun(t *testing.T, s sink.Sink, n int) (*rig, *watchedSink, []job) {
+	t.Helper()
+	ws := &watchedSink{inner: s}
+	ring := brokertest.Ring(3)
+	cfg := config(fakeDetector{}, ring)
+	cfg.MaxAttempts = 20
+	cfg.Backoff = []time.Duration{20 * time.Millisecond, 100 * time.Millisecond}
+	r := start(t, ws, cfg, brokertest.Config())
+	r.ring = ring
+	jobs := submitJobs(t, r, n, 640, 360)
+	brokertest.Eventually(t, time.Minute, func() error {
+		if f := ws.failed.Load(); f < int64(2*n) {
+			return fmt.Errorf("%d failed puts", f)
+		}
+		return nil
+	})
+	return r, ws, jobs
 }
 
 // breakFolder makes dir unwritable and returns what repairs it.
@@ -218,21 +226,8 @@ func TestSinkDiskFullThenFreedLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := &watchedSink{inner: d}
-	ring := brokertest.Ring(3)
-	cfg := config(fakeDetector{}, ring)
-	cfg.MaxAttempts = 20
-	cfg.Backoff = []time.Duration{20 * time.Millisecond, 100 * time.Millisecond}
-	r := start(t, ws, cfg, brokertest.Config())
-	r.ring = ring
 	const n = 6
-	jobs := submitJobs(t, r, n, 640, 360)
-	brokertest.Eventually(t, time.Minute, func() error {
-		if f := ws.failed.Load(); f < 2*n {
-			return fmt.Errorf("%d failed puts", f)
-		}
-		return nil
-	})
+	r, ws, jobs := failingSinkRun(t, d, n)
 	if dead, err := r.q.Held(context.Background(), true); err != nil || len(dead) != 0 {
 		t.Errorf("%d jobs dead-lettered while the disk was full (%v)", len(dead), err)
 	}
