@@ -194,26 +194,29 @@ func (p *patch) paint(pix []byte, w int, r image.Rectangle, m Method) {
 	// The patch is top/bottom blended by v, plus left/right blended by u,
 	// minus the corners blended by both. Per column i, everything but the
 	// left/right term is a[i] + v*b[i]; so each pixel costs two
-	// multiply-adds per channel (large regions are common: a glow over a
+	// multiply-adds per channel, in float32 with re-sliced rows so that the
+	// loop has no bounds checks (large regions are common: a glow over a
 	// car body can cover much of the image).
-	a, b, us := make([]float64, W*3), make([]float64, W*3), make([]float64, W)
+	a, b, us := make([]float32, W*3), make([]float32, W*3), make([]float32, W)
 	for i := 0; i < W; i++ {
 		u := (float64(i) + 0.5) / float64(W)
-		us[i] = u
+		us[i] = float32(u)
 		for k := 0; k < 3; k++ {
-			a[i*3+k] = top[i][k] - (1-u)*c00[k] - u*c10[k]
-			b[i*3+k] = bottom[i][k] - top[i][k] - ((1-u)*(c01[k]-c00[k]) + u*(c11[k]-c10[k]))
+			a[i*3+k] = float32(top[i][k] - (1-u)*c00[k] - u*c10[k])
+			b[i*3+k] = float32(bottom[i][k] - top[i][k] - ((1-u)*(c01[k]-c00[k]) + u*(c11[k]-c10[k])))
 		}
 	}
 	for j := 0; j < H; j++ {
-		v := (float64(j) + 0.5) / float64(H)
+		v := float32((float64(j) + 0.5) / float64(H))
 		row := pix[((r.Min.Y+j)*w+r.Min.X)*3 : ((r.Min.Y+j)*w+r.Max.X)*3]
-		l, d := left[j], rgb{right[j][0] - left[j][0], right[j][1] - left[j][1], right[j][2] - left[j][2]}
+		l0, l1, l2 := float32(left[j][0]), float32(left[j][1]), float32(left[j][2])
+		d0, d1, d2 := float32(right[j][0])-l0, float32(right[j][1])-l1, float32(right[j][2])-l2
 		for i, u := range us {
 			o := i * 3
-			row[o] = clamp(a[o] + v*b[o] + l[0] + u*d[0])
-			row[o+1] = clamp(a[o+1] + v*b[o+1] + l[1] + u*d[1])
-			row[o+2] = clamp(a[o+2] + v*b[o+2] + l[2] + u*d[2])
+			px, ai, bi := row[o:o+3:o+3], a[o:o+3:o+3], b[o:o+3:o+3]
+			px[0] = clamp32(ai[0] + v*bi[0] + l0 + u*d0)
+			px[1] = clamp32(ai[1] + v*bi[1] + l1 + u*d1)
+			px[2] = clamp32(ai[2] + v*bi[2] + l2 + u*d2)
 		}
 	}
 }
@@ -266,6 +269,18 @@ func (e edge) smooth(mean rgb, radius int) []rgb {
 }
 
 func avg(a, b rgb) rgb { return rgb{(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2} }
+
+// clamp32 rounds to the nearest byte value.
+func clamp32(v float32) byte {
+	v += 0.5
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return byte(v)
+}
 
 // clamp rounds to the nearest byte value.
 func clamp(v float64) byte {
