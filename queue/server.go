@@ -26,6 +26,11 @@ type ServerConfig struct {
 	Port int
 	// Logger receives the broker's warnings and errors (nil: none).
 	Logger *slog.Logger
+	// SyncAlways flushes every store write to disk before the broker
+	// acknowledges it. By default the store is flushed every two minutes
+	// (JetStream's default): an accepted image survives a killed process
+	// either way, but only SyncAlways makes it survive a power loss.
+	SyncAlways bool
 }
 
 // DefaultPort is the embedded broker's client port (NATS's own default).
@@ -89,6 +94,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		NoLog:           cfg.Logger == nil,
 		// The default 1 MiB stays: large images go through the object store.
 		MaxPayload: 1 << 20,
+		SyncAlways: cfg.SyncAlways,
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -42,6 +42,7 @@ type Options struct {
 	Workers    int
 	BrokerPort int
 	NoInbox    bool
+	SyncAlways bool
 	Broker     pipeline.BrokerFlags
 	Redact     pipeline.RedactFlags
 
@@ -107,6 +108,7 @@ workers can join from other machines with 'platemask worker'.`,
 	f.StringVar(&o.Sink, "sink", "fs", "where outputs go: fs (--out) or objects (the broker's "+queue.BucketOut+" bucket)")
 	f.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images processed in parallel (0: ingest only)")
 	f.IntVar(&o.BrokerPort, "broker-port", queue.DefaultPort, "loopback port of the embedded broker (-1: any free port)")
+	f.BoolVar(&o.SyncAlways, "sync-always", false, "flush the embedded broker's store to disk before acknowledging each upload, so accepted images survive a power loss (slower; by default they survive a killed process)")
 	o.Broker.Register(f)
 	o.Redact.Register(f)
 	return cmd
@@ -150,7 +152,7 @@ func Run(ctx context.Context, o *Options) error {
 
 	url := o.Broker.URLs
 	if url == "" {
-		srv, err := queue.StartServer(queue.ServerConfig{DataDir: filepath.Join(o.Data, "broker"), Port: o.BrokerPort, Logger: log})
+		srv, err := queue.StartServer(queue.ServerConfig{DataDir: filepath.Join(o.Data, "broker"), Port: o.BrokerPort, Logger: log, SyncAlways: o.SyncAlways})
 		if err != nil {
 			return err
 		}
