@@ -362,3 +362,60 @@ func TestFolder(t *testing.T) {
 		}
 	}
 }
+
+// crashAfterSubmit stands for a process that dies after the broker stored
+// the job but before the file was deleted: the submit succeeds, the caller
+// never learns it.
+type crashAfterSubmit struct{ q *queue.Queue }
+
+func (c crashAfterSubmit) Submit(ctx context.Context, img queue.Image) (queue.Receipt, error) {
+	if _, err := c.q.Submit(ctx, img); err != nil {
+		return queue.Receipt{}, err
+	}
+	return queue.Receipt{}, errors.New("killed before the file was removed")
+}
+
+// TestFolderResendAfterCrash: the file left behind by a dead process is
+// sent again by the next one, the broker recognises it, and the queue holds
+// one job, not two.
+func TestFolderResendAfterCrash(t *testing.T) {
+	srv := brokertest.Start(t)
+	q := brokertest.Open(t, srv.URL(), brokertest.Ring(1), brokertest.Config())
+	reg, _ := registry(t)
+	dir := t.TempDir()
+	cfg := receive.NewDefaultFolderConfig(dir)
+	cfg.Settle = 0
+	path := filepath.Join(dir, "gate-1", "20241230152519495_N74DYX_VEHICLE_DETECTION.jpg")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, jpeg(t, 3), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first, err := receive.NewFolder(cfg, reg, crashAfterSubmit{q}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := first.Scan(ctx); n != 0 {
+		t.Fatalf("the dying process reports %d files sent", n)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("file gone although its sender died before removing it")
+	}
+	second, err := receive.NewFolder(cfg, reg, q, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := second.Scan(ctx); n != 1 || err != nil {
+		t.Fatalf("restart sent %d files (%v), want 1", n, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Error("file not removed after the resend")
+	}
+	jobs := 0
+	if err := q.Pending(ctx, func(queue.JobInfo) bool { jobs++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != 1 {
+		t.Fatalf("queue holds %d jobs for one file, want 1", jobs)
+	}
+}
