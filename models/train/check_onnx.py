@@ -42,7 +42,7 @@ def main():
         if a.weights:
             import torch
             from model import PlateNet
-            m = PlateNet()
+            m = PlateNet(upsample=man.get("architecture", {}).get("upsample", "deconv"))
             m.load_state_dict(torch.load(a.weights, map_location="cpu"))
             m.eval()
             with torch.no_grad():

@@ -4,9 +4,10 @@ Design goals (see models/README.md):
   * input  [1,3,H,W] BGR, pixel/255, H and W multiples of 32
   * output [1,1,H/4,W/4] sigmoid probability that a stride-4 cell lies in a plate
   * only ops that OpenCV 4.6 dnn imports from ONNX opset 11: Conv (BatchNorm is
-    folded at export), Relu, Add, Sigmoid and ConvTranspose (used as a fixed /
-    learnable depthwise 2x upsampler instead of Resize, whose dynamic-shape
-    variants OpenCV 4.6 handles poorly).
+    folded at export), Relu, Add, Sigmoid, and for 2x upsampling either a
+    learnable depthwise ConvTranspose ("deconv") or Resize with constant
+    scales ("nearest"; never a Resize whose size is computed from Shape,
+    which OpenCV 4.6 handles poorly).
 
 Backbone: aggressive early downsampling (two strided convs reach stride 4),
 depthwise-separable residual blocks at strides 4/8/16/32, and a small
@@ -15,6 +16,7 @@ Works with torch 1.13 and 2.x.
 """
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def conv_bn(cin, cout, k=3, s=1, groups=1, act=True):
@@ -55,8 +57,20 @@ class Up2(nn.Module):
         return self.up(x)
 
 
+class Nearest2(nn.Module):
+    """2x nearest-neighbour upsampling; exports to a Resize node with constant
+    scales, which OpenCV 4.6 runs several times faster than a depthwise
+    ConvTranspose of the same shape."""
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+UPSAMPLERS = {"deconv": Up2, "nearest": lambda c: Nearest2()}
+
+
 class PlateNet(nn.Module):
-    def __init__(self, w=(16, 32, 64, 96, 128), fpn=32, blocks=(1, 2, 2, 2)):
+    def __init__(self, w=(16, 32, 64, 96, 128), fpn=32, blocks=(1, 2, 2, 2), upsample="deconv"):
         super().__init__()
         c0, c4, c8, c16, c32 = w
         # stride 2 -> stride 4
@@ -70,7 +84,8 @@ class PlateNet(nn.Module):
         self.lat16 = conv_bn(c16, fpn, 1, act=False)
         self.lat8 = conv_bn(c8, fpn, 1, act=False)
         self.lat4 = conv_bn(c4, fpn, 1, act=False)
-        self.up32, self.up16, self.up8 = Up2(fpn), Up2(fpn), Up2(fpn)
+        up = UPSAMPLERS[upsample]
+        self.up32, self.up16, self.up8 = up(fpn), up(fpn), up(fpn)
         self.sm16 = DSBlock(fpn, fpn)
         self.sm8 = DSBlock(fpn, fpn)
         self.sm4 = DSBlock(fpn, fpn)

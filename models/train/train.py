@@ -81,7 +81,13 @@ def main():
                     help="recall required on synthetic validation, which includes plates under 12 px")
     ap.add_argument("--hard-negatives", action="store_true",
                     help="add close-ups, sharp surface textures and sharpening to the samples (see data.make_sample)")
-    ap.add_argument("--init", default="", help="optional state_dict to start from")
+    ap.add_argument("--init", default="", help="optional state_dict to start from (weights the "
+                    "architecture lacks, such as deconv upsamplers for --upsample nearest, are skipped)")
+    ap.add_argument("--upsample", default="deconv", choices=["deconv", "nearest"],
+                    help="2x upsampling in the top-down path (nearest runs faster in OpenCV)")
+    ap.add_argument("--teacher", default="", help="state_dict of a deconv PlateNet to distil from: its "
+                    "heat map becomes a second target beside the labels")
+    ap.add_argument("--distill", type=float, default=5.0, help="weight of the teacher's target")
     ap.add_argument("--skip-train", action="store_true", help="only validate/export --init")
     ap.add_argument("--synthetic-only", action="store_true",
                     help="pre-training without the ro- frames (procedural backgrounds only), e.g. on a "
@@ -107,9 +113,17 @@ def main():
         bgs = data.load_images(img_dir, train_names, labels)
         val_imgs = data.load_images(img_dir, val_names, labels)
 
-    net = PlateNet().to(dev)
+    net = PlateNet(upsample=args.upsample).to(dev)
     if args.init:
-        net.load_state_dict(torch.load(args.init, map_location="cpu"))
+        missing, unexpected = net.load_state_dict(torch.load(args.init, map_location="cpu"), strict=False)
+        if missing or any(not k.startswith(("up32.", "up16.", "up8.")) for k in unexpected):
+            sys.exit("--init %s does not fit: missing %s, unexpected %s" % (args.init, missing, unexpected))
+    teacher = None
+    if args.teacher:
+        teacher = PlateNet().to(dev).eval()
+        teacher.load_state_dict(torch.load(args.teacher, map_location="cpu"))
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     log("parameters", sum(p.numel() for p in net.parameters()))
     t0 = time.time()
     step = 0
@@ -139,6 +153,10 @@ def main():
                 else:
                     logits = net(x)
                 loss = loss_fn(logits.float(), t, w, args.pos_weight)
+                if teacher is not None:
+                    with torch.no_grad():
+                        soft = torch.sigmoid(teacher(x).float())
+                    loss = loss + args.distill * F.binary_cross_entropy_with_logits(logits.float(), soft)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -171,8 +189,11 @@ def main():
         "samples_seen": step * args.batch, "steps": step, "batch": args.batch, "crop": args.crop,
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
+        "upsample": args.upsample, "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
+                             "--upsample %s" % args.upsample,
+                             "--teacher %s --distill %g" % (args.teacher, args.distill) if args.teacher else "",
                              "--hard-negatives" if args.hard_negatives else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
@@ -210,6 +231,7 @@ def main():
                   "scale": 1.0 / 255.0, "channel_order": "BGR", "resize": "bilinear, longer side -> max_side, never upscaled",
                   "pad": "zeros right/bottom"},
         "output": {"name": "heatmap", "stride": 4},
+        "architecture": {"upsample": args.upsample},
         "threshold": best["threshold"], "split_step": best["split_step"], "core": best["core"], "min_peak": best["min_peak"],
         "margin": best["margin"], "margin_px": best["margin_px"],
         "training": training,
