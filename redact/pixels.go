@@ -174,7 +174,7 @@ func (p *patch) paint(pix []byte, w int, r image.Rectangle, m Method) {
 	if m == Fill {
 		var c [3]byte
 		for k := range c {
-			c[k] = clamp(p.mean[k])
+			c[k] = clamp(float32(p.mean[k]))
 		}
 		for y := r.Min.Y; y < r.Max.Y; y++ {
 			row := pix[(y*w+r.Min.X)*3 : (y*w+r.Max.X)*3]
@@ -214,9 +214,9 @@ func (p *patch) paint(pix []byte, w int, r image.Rectangle, m Method) {
 		for i, u := range us {
 			o := i * 3
 			px, ai, bi := row[o:o+3:o+3], a[o:o+3:o+3], b[o:o+3:o+3]
-			px[0] = clamp32(ai[0] + v*bi[0] + l0 + u*d0)
-			px[1] = clamp32(ai[1] + v*bi[1] + l1 + u*d1)
-			px[2] = clamp32(ai[2] + v*bi[2] + l2 + u*d2)
+			px[0] = clamp(ai[0] + v*bi[0] + l0 + u*d0)
+			px[1] = clamp(ai[1] + v*bi[1] + l1 + u*d1)
+			px[2] = clamp(ai[2] + v*bi[2] + l2 + u*d2)
 		}
 	}
 }
@@ -270,25 +270,13 @@ func (e edge) smooth(mean rgb, radius int) []rgb {
 
 func avg(a, b rgb) rgb { return rgb{(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2} }
 
-// clamp32 rounds to the nearest byte value.
-func clamp32(v float32) byte {
+// clamp rounds to the nearest byte value.
+func clamp(v float32) byte {
 	v += 0.5
 	if v < 0 {
 		return 0
 	}
 	if v > 255 {
-		return 255
-	}
-	return byte(v)
-}
-
-// clamp rounds to the nearest byte value.
-func clamp(v float64) byte {
-	v += 0.5
-	switch {
-	case v < 0:
-		return 0
-	case v > 255:
 		return 255
 	}
 	return byte(v)
