@@ -225,17 +225,7 @@ func TestUploadBusy(t *testing.T) {
 	cfg.MaxInFlight = 1
 	ts := httptest.NewServer(receive.NewHTTP(cfg, reg, sub, nil, nil))
 	defer ts.Close()
-	post := func() int {
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/images", bytes.NewReader(jpeg(t, 1)))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	post := func() int { return upload(t, ts.URL, tok, bytes.NewReader(jpeg(t, 1))) }
 	first := make(chan int)
 	go func() { first <- post() }()
 	<-sub.entered
@@ -259,17 +249,7 @@ func TestUploadByteBudget(t *testing.T) {
 	cfg.MaxBuffered = int64(len(img) * 3 / 2)
 	ts := httptest.NewServer(receive.NewHTTP(cfg, reg, sub, nil, nil))
 	defer ts.Close()
-	post := func(body io.Reader) int {
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/images", body)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Error(err)
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	post := func(body io.Reader) int { return upload(t, ts.URL, tok, body) }
 
 	// A slow camera sends as many bytes as the picture, then stalls.
 	pr, pw := io.Pipe()
@@ -294,6 +274,20 @@ func TestUploadByteBudget(t *testing.T) {
 			t.Fatalf("upload %d after the stall: %d, want 202", i, code)
 		}
 	}
+}
+
+// upload posts body to the endpoint at url with the camera token tok and
+// returns the status (0, with the test failed, when the request fails).
+func upload(t *testing.T, url, tok string, body io.Reader) int {
+	req, _ := http.NewRequest("POST", url+"/v1/images", body)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestFolder(t *testing.T) {
