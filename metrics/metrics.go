@@ -23,6 +23,9 @@ type Metrics struct {
 	Jobs *prometheus.CounterVec
 	// Seconds is the time a worker spends on one job, fetch to settle.
 	Seconds prometheus.Histogram
+	// Destroyed is the share of each stored image's pixels overwritten: a
+	// mass near 1 means the detector is over-redacting what a camera sends.
+	Destroyed prometheus.Histogram
 	// InFlight is jobs being worked on in this process.
 	InFlight prometheus.Gauge
 	// Pending is jobs waiting in the queue (sampled).
@@ -44,6 +47,10 @@ func New() *Metrics {
 			Name: "platemask_job_seconds", Help: "Time to process one job.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
+		Destroyed: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "platemask_destroyed_share", Help: "Share of each stored image's pixels overwritten.",
+			Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9},
+		}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "platemask_jobs_in_flight", Help: "Jobs being processed by this process's workers.",
 		}),
@@ -51,7 +58,7 @@ func New() *Metrics {
 			Name: "platemask_queue_pending", Help: "Jobs waiting in the queue.",
 		}),
 	}
-	r.MustRegister(m.Ingested, m.Jobs, m.Seconds, m.InFlight, m.Pending,
+	r.MustRegister(m.Ingested, m.Jobs, m.Seconds, m.Destroyed, m.InFlight, m.Pending,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

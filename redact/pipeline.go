@@ -153,6 +153,7 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 		Width:      b.Dx(),
 		Height:     b.Dy(),
 		Regions:    len(j.regions),
+		Destroyed:  destroyedShare(j.regions, b),
 		Kinds:      kinds,
 		Detector:   detector,
 		Models:     p.Models,

@@ -2,7 +2,12 @@ package redact
 
 import (
 	"fmt"
+	"image"
+	"math"
+	"slices"
 	"time"
+
+	"github.com/platemask/platemask/detect"
 )
 
 // TimeBucket is how coarse the time kept in records is.
@@ -68,19 +73,56 @@ func ParseNoPlate(s string) (NoPlate, error) {
 // Record describes one stored output. It holds nothing that identifies a
 // person, vehicle or camera without the keys.
 type Record struct {
-	Schema     int            `json:"schema"`
-	Image      string         `json:"image"`
-	Camera     string         `json:"camera,omitempty"`
-	TimeBucket string         `json:"time_bucket,omitempty"`
-	Width      int            `json:"width"`
-	Height     int            `json:"height"`
-	Regions    int            `json:"regions"`
-	Kinds      map[string]int `json:"region_kinds,omitempty"`
-	Detector   string         `json:"detector"`
-	Models     []string       `json:"models,omitempty"`
-	Policy     Policy         `json:"policy"`
-	KeyID      string         `json:"key_id"`
+	Schema     int    `json:"schema"`
+	Image      string `json:"image"`
+	Camera     string `json:"camera,omitempty"`
+	TimeBucket string `json:"time_bucket,omitempty"`
+	Width      int    `json:"width"`
+	Height     int    `json:"height"`
+	Regions    int    `json:"regions"`
+	// Destroyed is the share of the image's pixels overwritten (0 to 1):
+	// a high share flags an image a detector over-redacted.
+	Destroyed float64        `json:"destroyed_share"`
+	Kinds     map[string]int `json:"region_kinds,omitempty"`
+	Detector  string         `json:"detector"`
+	Models    []string       `json:"models,omitempty"`
+	Policy    Policy         `json:"policy"`
+	KeyID     string         `json:"key_id"`
 	// Review says an operator released the image from quarantine: with
 	// regions they drew, or confirming it holds no plate.
 	Review string `json:"review,omitempty"`
+}
+
+// destroyedShare is the share of bounds covered by the union of the
+// regions, rounded to 1e-4. Regions are few, so the union is measured on
+// the grid of their edges rather than pixel by pixel.
+func destroyedShare(regions []detect.Region, bounds image.Rectangle) float64 {
+	if bounds.Empty() {
+		return 0
+	}
+	var rects []image.Rectangle
+	xs, ys := []int{bounds.Min.X, bounds.Max.X}, []int{bounds.Min.Y, bounds.Max.Y}
+	for _, r := range regions {
+		if c := r.Rect.Intersect(bounds); !c.Empty() {
+			rects = append(rects, c)
+			xs, ys = append(xs, c.Min.X, c.Max.X), append(ys, c.Min.Y, c.Max.Y)
+		}
+	}
+	slices.Sort(xs)
+	slices.Sort(ys)
+	xs, ys = slices.Compact(xs), slices.Compact(ys)
+	area := 0
+	for i := 0; i+1 < len(xs); i++ {
+		for k := 0; k+1 < len(ys); k++ {
+			cell := image.Rect(xs[i], ys[k], xs[i+1], ys[k+1])
+			for _, r := range rects {
+				if cell.In(r) {
+					area += cell.Dx() * cell.Dy()
+					break
+				}
+			}
+		}
+	}
+	share := float64(area) / float64(bounds.Dx()*bounds.Dy())
+	return math.Round(share*1e4) / 1e4
 }

@@ -276,6 +276,9 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, job *redact.Job, err error) {
 	if err == nil {
 		if err = p.sink.Put(ctx, job.Record, job.Output); err == nil {
+			if p.m != nil {
+				p.m.Destroyed.Observe(job.Record.Destroyed)
+			}
 			p.ack(ctx, msg, m, delivered, queue.EventStored, "")
 			return
 		}

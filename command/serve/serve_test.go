@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -282,6 +283,12 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// Every stored image's destroyed share is observed.
+	stored := regexp.MustCompile(`platemask_jobs_total\{outcome="stored",reason=""\} (\d+)`).FindStringSubmatch(string(m))
+	shares := regexp.MustCompile(`platemask_destroyed_share_count (\d+)`).FindStringSubmatch(string(m))
+	if stored == nil || shares == nil || stored[1] != shares[1] {
+		t.Errorf("stored jobs %v, destroyed shares observed %v: want equal counts", stored, shares)
 	}
 	for _, leak := range leakTokens(ins, "gate-1", "gate-2", ".jpg") {
 		if strings.Contains(string(m), leak) || strings.Contains(r.stderr.String(), leak) {
