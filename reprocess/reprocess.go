@@ -112,6 +112,11 @@ func (r *Reprocessor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ck := r.cfg.Checkpoint
+	if ck != nil {
+		if err := ck.Begin(r.start); err != nil {
+			return err
+		}
+	}
 
 	counted := make(chan struct{})
 	if r.cfg.Count {
@@ -177,7 +182,7 @@ func (r *Reprocessor) Run(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		if ck != nil && ckErr == nil {
-			ckErr = ck.Finish(res.Key, res.Status == Failed)
+			ckErr = ck.Finish(res.Key, res.Modified, res.Status == Failed)
 		}
 		r.win.finish(res.Key)
 		if ck != nil && ckErr == nil && time.Since(last) >= r.cfg.CompactEvery {
@@ -205,7 +210,13 @@ func (r *Reprocessor) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ck != nil {
+		return ck.Complete()
+	}
+	return nil
 }
 
 func (r *Reprocessor) count(res Result) {
@@ -239,7 +250,7 @@ func (r *Reprocessor) feed(ctx context.Context, tasks chan<- Task) error {
 		r.n.listed.Add(1)
 		todo := ingest.IsJPEGName(o.Key)
 		r.mu.Lock()
-		if todo && ck != nil && ck.Done(o.Key) && !(r.cfg.RetryFailed && ck.Failed(o.Key)) {
+		if todo && ck != nil && ck.Done(o.Key, o.ModTime) && !(r.cfg.RetryFailed && ck.Failed(o.Key)) {
 			todo = false
 			r.n.skipped.Add(1)
 		} else if !todo {
@@ -269,7 +280,7 @@ func (r *Reprocessor) feed(ctx context.Context, tasks chan<- Task) error {
 			return nil
 		}
 		select {
-		case tasks <- Task{Key: o.Key, Size: o.Size}:
+		case tasks <- Task{Key: o.Key, Size: o.Size, Modified: o.ModTime}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

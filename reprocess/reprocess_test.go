@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/ingest"
@@ -66,14 +69,14 @@ func TestCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"a", "b", "d", "f"} {
-		if err := c.Finish(k, k == "b"); err != nil {
+		if err := c.Finish(k, time.Time{}, k == "b"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := c.Compact("b", []string{"d"}); err != nil {
 		t.Fatal(err)
 	}
-	c.Finish("g", false) // appended after compaction, as a killed run leaves it
+	c.Finish("g", time.Time{}, false) // appended after compaction, as a killed run leaves it
 	// f was finished but neither behind the watermark nor in beyond: a
 	// compaction that lost it would only cost a redo, which is allowed.
 	c.Close()
@@ -87,7 +90,7 @@ func TestCheckpoint(t *testing.T) {
 		t.Errorf("watermark %q failed(b) %v", c.Watermark(), c.Failed("b"))
 	}
 	for k, want := range map[string]bool{"a": true, "b": true, "c": false, "d": true, "e": false, "g": true} {
-		if got := c.Done(k); got != want {
+		if got := c.Done(k, time.Time{}); got != want {
 			t.Errorf("Done(%q) = %v", k, got)
 		}
 	}
@@ -98,7 +101,7 @@ func TestCheckpoint(t *testing.T) {
 	c2.Close()
 	c3, _ := OpenCheckpoint(p, ring)
 	defer c3.Close()
-	if !c3.Done("g") || !c3.Done("d") || c3.Done("e") {
+	if !c3.Done("g", time.Time{}) || !c3.Done("d", time.Time{}) || c3.Done("e", time.Time{}) {
 		t.Error("carried keys lost in compaction")
 	}
 	// Another key ring cannot read the watermark.
@@ -214,5 +217,71 @@ func TestResumeExactlyOnce(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("sink holds %d images, want the %d expected names exactly", len(got), len(want))
+	}
+}
+
+// TestIncrementalPass: after a complete pass, a run picks up exactly the
+// objects added or rewritten since, wherever their keys sort, and leaves
+// alone those modified long before or finished near the pass's start.
+func TestIncrementalPass(t *testing.T) {
+	ctx := context.Background()
+	ring := testRing(t)
+	src, good := fixture(t, 60)
+	sink, _ := store.Open(ctx, filepath.Join(t.TempDir(), "sink"), store.Config{})
+	ckPath := Path(t.TempDir(), src.String(), sink.String())
+	srcDir := strings.TrimPrefix(src.String(), "file:")
+
+	// Half the archive is old; the rest was written just now, within the
+	// clock-skew margin of the first pass's start.
+	old := time.Now().Add(-2 * time.Hour)
+	for _, k := range good[:len(good)/2] {
+		if err := os.Chtimes(filepath.Join(srcDir, filepath.FromSlash(k)), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() Stats {
+		t.Helper()
+		ck, err := OpenCheckpoint(ckPath, ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ck.Close()
+		rp := New(Config{Source: src, Runner: inProcess(t, ring, src, sink), Checkpoint: ck, Window: 16})
+		if err := rp.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return rp.Stats()
+	}
+	first := run()
+	if first.Redacted != int64(len(good)) {
+		t.Fatalf("first pass redacted %d of %d", first.Redacted, len(good))
+	}
+	if again := run(); again.Redacted+again.Failed != 0 {
+		t.Fatalf("a second pass with nothing new did work: %+v", again)
+	}
+
+	// New objects sorting before and after everything seen, and one
+	// rewritten in place.
+	img, _, err := synth.Scene(2, 160, 120, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpg, err := synth.EncodeJPEG(img, 85)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := []string{"0000-early/CAM1_20240101120000_AB12CDE.jpg", "zzzz-late/CAM1_20240101120001_XY34ZZZ.jpg", good[0]}
+	for _, k := range added {
+		if err := src.Put(ctx, k, jpg, "image/jpeg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	third := run()
+	if third.Redacted != int64(len(added)) || third.Failed != 0 {
+		t.Errorf("incremental pass redacted %d and failed %d, want the %d new or rewritten objects: %+v",
+			third.Redacted, third.Failed, len(added), third)
+	}
+	if fourth := run(); fourth.Redacted+fourth.Failed != 0 {
+		t.Errorf("a pass after the incremental one did work again: %+v", fourth)
 	}
 }

@@ -18,8 +18,9 @@ import (
 
 // Task is one source object to reprocess.
 type Task struct {
-	Key  string
-	Size int64
+	Key      string
+	Size     int64
+	Modified time.Time // as the source listed it; zero when unknown
 }
 
 // Status is how a task ended.

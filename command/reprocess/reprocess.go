@@ -89,6 +89,13 @@ processed twice overwrites its own output (names derive from content and
 keys). The checkpoint holds no names in clear: a sealed watermark key and
 HMACs. --restart discards it; --retry-failed runs the failed objects again.
 
+Run again after a complete pass, it makes an incremental one: it lists the
+whole source again, since new objects may sort anywhere, and processes only
+objects modified since the last complete pass began (objects modified
+within 15 minutes of that start, the clock skew stores allow, are checked
+one by one). A source whose writers keep old modification times (cp -p,
+rsync -a into a folder) needs --restart to pick those up.
+
 --delete-source removes a source object only after its output (or sealed
 quarantine copy) has been read back from the sink with the right size.
 
@@ -211,9 +218,12 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer ck.Close()
-	resumed := ck.Watermark() != ""
-	if resumed {
+	switch {
+	case ck.Watermark() != "":
 		fmt.Fprintln(o.IO.ErrOut, "platemask: resuming from the checkpoint (--restart to start over)")
+	case !ck.Since().IsZero():
+		fmt.Fprintf(o.IO.ErrOut, "platemask: incremental pass: objects modified since the last complete pass began (%s) (--restart to process everything)\n",
+			ck.Since().UTC().Format(time.RFC3339))
 	}
 
 	var manifest *csv.Writer
