@@ -8,20 +8,14 @@ import (
 	"testing"
 
 	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/jpeginfo"
 	"github.com/platemask/platemask/synth"
 )
 
 func scene(t testing.TB, w, h int) []byte {
 	t.Helper()
-	img, _, err := synth.Scene(7, w, h, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := synth.EncodeJPEG(img, 90)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := testenv.SceneJPEG(t, 7, w, h, 1, 90)
 	return b
 }
 

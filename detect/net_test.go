@@ -6,20 +6,13 @@ import (
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/models"
-	"github.com/platemask/platemask/synth"
 )
 
 func scene(tb testing.TB, seed int64, w, h int) *codec.Image {
 	tb.Helper()
-	img, _, err := synth.Scene(seed, w, h, 2)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	data, err := synth.EncodeJPEG(img, 90)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	data, _ := testenv.SceneJPEG(tb, seed, w, h, 2, 90)
 	im, err := codec.Decode(data, codec.DefaultLimits())
 	if err != nil {
 		tb.Fatal(err)

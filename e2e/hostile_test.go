@@ -21,6 +21,7 @@ import (
 	"github.com/platemask/platemask/cameras"
 	"github.com/platemask/platemask/ingest/receive"
 	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/synth"
 )
 
@@ -60,14 +61,7 @@ func sparseGigabyte(t *testing.T, path string) {
 
 func plain(t *testing.T) []byte {
 	t.Helper()
-	img, _, err := synth.Scene(3, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, _ := testenv.SceneJPEG(t, 3, 320, 240, 1, 85)
 	return good
 }
 

@@ -5,20 +5,14 @@ import (
 	"image"
 	"testing"
 
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/jpeginfo"
 	"github.com/platemask/platemask/synth"
 )
 
 func fixture(t testing.TB) []byte {
 	t.Helper()
-	img, _, err := synth.Scene(3, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := testenv.SceneJPEG(t, 3, 320, 240, 1, 85)
 	return b
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/store"
@@ -119,14 +120,7 @@ func fixture(t testing.TB, n int) (store.Store, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, _, err := synth.Scene(1, 160, 120, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jpg, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jpg, _ := testenv.SceneJPEG(t, 1, 160, 120, 0, 85)
 	r := rand.New(rand.NewSource(7))
 	var good []string
 	for i := 0; i < n; i++ {
@@ -262,14 +256,7 @@ func TestIncrementalPass(t *testing.T) {
 
 	// New objects sorting before and after everything seen, and one
 	// rewritten in place.
-	img, _, err := synth.Scene(2, 160, 120, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jpg, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jpg, _ := testenv.SceneJPEG(t, 2, 160, 120, 1, 85)
 	added := []string{"0000-early/CAM1_20240101120000_AB12CDE.jpg", "zzzz-late/CAM1_20240101120001_XY34ZZZ.jpg", good[0]}
 	for _, k := range added {
 		if err := src.Put(ctx, k, jpg, "image/jpeg"); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/queue"
 	"github.com/platemask/platemask/redact"
@@ -47,14 +48,7 @@ func (f fakeDetector) Detect(im *codec.Image) ([]detect.Region, error) {
 
 func jpeg(t testing.TB, seed int64, w, h int) []byte {
 	t.Helper()
-	img, _, err := synth.Scene(seed, w, h, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := testenv.SceneJPEG(t, seed, w, h, 1, 85)
 	return b
 }
 

@@ -21,11 +21,11 @@ import (
 	queuecmd "github.com/platemask/platemask/command/queue"
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/queue"
 	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/sink"
-	"github.com/platemask/platemask/synth"
 	"github.com/platemask/platemask/worker"
 )
 
@@ -57,14 +57,7 @@ func (s *switchSink) Put(ctx context.Context, rec redact.Record, img []byte) err
 
 func jpeg(t testing.TB, seed int64, w, h int) []byte {
 	t.Helper()
-	img, _, err := synth.Scene(seed, w, h, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := testenv.SceneJPEG(t, seed, w, h, 1, 85)
 	return b
 }
 

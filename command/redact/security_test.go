@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/keys"
-	"github.com/platemask/platemask/synth"
 )
 
 // looseKeyFile makes a valid key file that group and others can read.
@@ -32,14 +32,7 @@ func TestRedactRefusesWorldReadableKeyFile(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	dir := t.TempDir()
-	img, _, err := synth.Scene(1, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := testenv.SceneJPEG(t, 1, 320, 240, 1, 85)
 	write(t, filepath.Join(dir, "in", "20241230152519495_N74DYX_VEHICLE_DETECTION.jpg"), raw)
 	out := filepath.Join(dir, "out")
 	key := looseKeyFile(t)
@@ -65,14 +58,7 @@ func TestRedactRefusesWorldReadableKeyFile(t *testing.T) {
 func TestRedactRefusesGigabyteFileWithoutReadingIt(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
-	img, _, err := synth.Scene(1, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := testenv.SceneJPEG(t, 1, 320, 240, 1, 85)
 	write(t, filepath.Join(in, "good.jpg"), raw)
 	big := filepath.Join(in, "big.jpg")
 	write(t, big, []byte{0xFF, 0xD8, 0xFF, 0xE0})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/platemask/platemask/command/serve"
 	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/outcome"
 	"github.com/platemask/platemask/synth"
 )
@@ -24,14 +25,7 @@ import (
 func TestDropFolderHostileFilesAreDeadLetteredAndServeLivesOn(t *testing.T) {
 	r := startServe(t, 1, func(o *serve.Options) { o.Redact.NoPlate = "keep" })
 	q := r.queue(t)
-	img, _, err := synth.Scene(5, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, _ := testenv.SceneJPEG(t, 5, 320, 240, 1, 85)
 	bad := synth.BadInputs(plain)
 	dir := filepath.Join(r.inbox, "gate-1")
 	os.MkdirAll(dir, 0o755)

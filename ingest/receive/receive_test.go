@@ -24,20 +24,14 @@ import (
 	"github.com/platemask/platemask/cameras"
 	"github.com/platemask/platemask/ingest/receive"
 	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/queue"
 	"github.com/platemask/platemask/synth"
 )
 
 func jpeg(t testing.TB, seed int64) []byte {
 	t.Helper()
-	img, _, err := synth.Scene(seed, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := synth.EncodeJPEG(img, 85)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _ := testenv.SceneJPEG(t, seed, 320, 240, 1, 85)
 	return b
 }
 

@@ -5,18 +5,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/synth"
 )
 
 func TestFinds(t *testing.T) {
-	img, _, err := synth.Scene(1, 320, 240, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := synth.EncodeJPEG(img, 90)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := testenv.SceneJPEG(t, 1, 320, 240, 1, 90)
 	in := synth.WithMetadata(raw, synth.Metadata{Orientation: 6})
 	ix := New([][]byte{in})
 	dir := t.TempDir()

@@ -1,11 +1,14 @@
 // Package testenv finds the measurement data that lives beside the
-// repository (../shared), for tests and benchmarks that need real photos.
+// repository (../shared), for tests and benchmarks that need real photos,
+// and makes the generated JPEGs that most tests feed the pipeline.
 package testenv
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/platemask/platemask/synth"
 )
 
 // Shared returns the shared data folder (PLATEMASK_SHARED, or ../shared
@@ -50,4 +53,20 @@ func YuNet(tb testing.TB) string {
 		tb.Skipf("skipped: LPD-YuNet model not found at %s", p)
 	}
 	return p
+}
+
+// SceneJPEG is a generated street scene with cars plates, JPEG-encoded
+// at quality, and the plates drawn in it; the test fails if it cannot be
+// made.
+func SceneJPEG(tb testing.TB, seed int64, w, h, cars, quality int) ([]byte, []synth.Plate) {
+	tb.Helper()
+	img, plates, err := synth.Scene(seed, w, h, cars)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := synth.EncodeJPEG(img, quality)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b, plates
 }
