@@ -67,14 +67,18 @@ def heatmap_target(boxes, H, W):
     return t, wgt
 
 
-def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False):
+def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False):
     """One training crop: a real ro- frame (or a procedural background),
     rescaled as the product would (longer side -> max_side, with jitter),
     cropped, with 0-4 synthetic plates composited and degraded.
 
     hard adds what fixed close-range cameras show and dashcam frames do
     not: zoomed-in frames, sharp surface textures (cracks, grooves, grass)
-    under the plates, and sharpening."""
+    under the plates, and sharpening.
+
+    decoys adds car-body blocks without plates (synth.decoy_body) and
+    returns, as a fifth value, the stride-4 cells they cover away from any
+    plate: there a teacher's glow is no target."""
     if not (bgs and rng.random() < 0.8):
         # procedural background, generated directly at crop size (cheap)
         out = synth.procedural_background(rng, crop, crop)
@@ -108,6 +112,14 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False):
                 bx.append((cX0, cY0, cX1 - cX0, cY1 - cY0))
     if hard and rng.random() < 0.35:
         out = synth.hard_textures(rng, out)
+    decoy = np.zeros((crop, crop), np.uint8)
+    if decoys and rng.random() < 0.5:
+        for _ in range(int(rng.integers(1, 3))):
+            for _try in range(4):  # a block must not hide a labelled plate
+                m = synth.decoy_body(rng, out, bx)
+                if m is not None:
+                    decoy |= m
+                    break
     # synthetic plates
     n = int(rng.integers(synth_n[0], synth_n[1] + 1))
     for _ in range(n):
@@ -127,16 +139,22 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False):
     if hard and rng.random() < 0.3:
         out = synth.sharpen(rng, out)
     t, wgt = heatmap_target(bx, crop, crop)
-    return out, t, wgt, bx
+    if not decoys:
+        return out, t, wgt, bx
+    # decoy cells (centre inside a block) at least two cells from a plate
+    d = decoy[STRIDE // 2::STRIDE, STRIDE // 2::STRIDE][:t.shape[0], :t.shape[1]].astype(np.float32)
+    near = cv2.dilate((t > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
+    d[near > 0] = 0
+    return out, t, wgt, bx, d
 
 
 class TrainSet:
     """Map-style dataset; sample i of epoch e is fully determined by (seed, e, i),
     whatever the number of DataLoader workers."""
 
-    def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False):
+    def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False, decoys=False):
         self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
-        self.hard = hard
+        self.hard, self.decoys = hard, decoys
         self.epoch = 0
 
     def __len__(self):
@@ -144,9 +162,11 @@ class TrainSet:
 
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img, t, wgt, _ = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard)
+        r = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard, decoys=self.decoys)
+        img, t, wgt = r[:3]
+        d = r[4] if self.decoys else np.zeros_like(t)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
-        return x, t[None], wgt[None]
+        return x, t[None], wgt[None], d[None]
 
 
 def synthetic_val(rng, val_imgs, n):

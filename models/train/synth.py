@@ -328,6 +328,60 @@ def hard_textures(rng, img):
     return cv2.addWeighted(out, a, img, 1 - a, 0)
 
 
+def decoy_body(rng, img, avoid):
+    """Draw a car-body-like block with no plate (in place) and return its
+    mask, or None when it would cover a box in avoid. Training plates come
+    with such blocks around them ("car context"), and a network that sees
+    no block without a plate learns that a large flat panel means a plate:
+    in close-ups, where a body fills the frame, it glows over all of it.
+    Blocks from a tenth of the frame to wider than it, shaded, with the
+    parts a body has (recess, window, lights, grille) but never a plate."""
+    H, W = img.shape[:2]
+    bw = W * float(np.exp(rng.uniform(np.log(0.1), np.log(1.3))))
+    bh = bw * rng.uniform(0.3, 0.9)
+    x0 = rng.uniform(-0.3 * bw, W - 0.7 * bw)
+    y0 = rng.uniform(-0.3 * bh, H - 0.7 * bh)
+    x1, y1 = x0 + bw, y0 + bh
+    for (bx, by, bbw, bbh) in avoid:
+        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
+            return None
+    mask = np.zeros((H, W), np.uint8)
+    X0, Y0, X1, Y1 = int(x0), int(y0), int(x1), int(y1)
+    if rng.random() < 0.5:
+        cv2.rectangle(mask, (X0, Y0), (X1, Y1), 1, -1)
+    else:  # rounded body
+        cv2.ellipse(mask, ((X0 + X1) // 2, (Y0 + Y1) // 2), (max(1, (X1 - X0) // 2), max(1, (Y1 - Y0) // 2)),
+                    0, 0, 360, 1, -1)
+        cv2.rectangle(mask, (X0, (Y0 + Y1) // 2), (X1, Y1), 1, -1)
+    col = rng.integers(0, 256, 3).astype(np.float32)
+    yy = np.linspace(0, 1, H, dtype=np.float32)[:, None, None]
+    shade = col * (rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.5) * (1 - yy))  # lit from above
+    body = np.clip(shade * np.ones((1, W, 1), np.float32) + _gauss(rng, (H, W, 3), rng.uniform(1, 8)), 0, 255)
+    body = body.astype(np.uint8)
+    bwi, bhi = max(1, X1 - X0), max(1, Y1 - Y0)
+    dark = tuple(int(c * rng.uniform(0.2, 0.6)) for c in col)
+    if rng.random() < 0.5:  # window or windscreen band
+        cv2.rectangle(body, (X0 + bwi // 8, Y0 + bhi // 12), (X1 - bwi // 8, Y0 + bhi // 3), (30, 35, 40), -1)
+    if rng.random() < 0.5:  # empty recess where a plate could sit
+        cx, cy = int(rng.uniform(X0, X1)), int(rng.uniform(Y0 + bhi / 2, Y1))
+        rw, rh = int(bwi * rng.uniform(0.15, 0.4)), int(bhi * rng.uniform(0.05, 0.15))
+        cv2.rectangle(body, (cx - rw, cy - rh), (cx + rw, cy + rh), dark, -1)
+    if rng.random() < 0.5:  # lights
+        ly = int(Y0 + bhi * rng.uniform(0.35, 0.6))
+        r = (max(2, bwi // 12), max(2, bhi // 14))
+        lc = tuple(int(v) for v in rng.integers(120, 256, 3))
+        for lx in (X0 + bwi // 7, X1 - bwi // 7):
+            cv2.ellipse(body, (lx, ly), r, 0, 0, 360, lc, -1)
+    if rng.random() < 0.4:  # grille bars
+        gy0, gh = int(Y0 + bhi * 0.4), max(3, int(bhi * rng.uniform(0.1, 0.25)))
+        gap = max(2, int(gh / rng.integers(3, 9)))
+        for y in range(gy0, gy0 + gh, gap):
+            cv2.line(body, (X0 + bwi // 4, y), (X1 - bwi // 4, y), dark, max(1, gap // 2))
+    m3 = mask[:, :, None].astype(bool)
+    np.copyto(img, body, where=m3)
+    return mask
+
+
 def sharpen(rng, img):
     """Unsharp mask: crisp fixed-camera photos rather than soft dashcam frames."""
     blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.5))

@@ -81,6 +81,8 @@ def main():
                     help="recall required on synthetic validation, which includes plates under 12 px")
     ap.add_argument("--hard-negatives", action="store_true",
                     help="add close-ups, sharp surface textures and sharpening to the samples (see data.make_sample)")
+    ap.add_argument("--decoys", action="store_true",
+                    help="add car-body blocks without plates (targets 0, teacher ignored there)")
     ap.add_argument("--init", default="", help="optional state_dict to start from (weights the "
                     "architecture lacks, such as deconv upsamplers for --upsample nearest, are skipped)")
     ap.add_argument("--upsample", default="deconv", choices=["deconv", "nearest"],
@@ -130,7 +132,8 @@ def main():
     epochs_done = 0
     if not args.skip_train:
         epoch_len = args.batch * 100
-        ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives)
+        ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
+                           args.decoys)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
                                                     pct_start=0.05, final_div_factor=100)
@@ -145,8 +148,8 @@ def main():
                                              drop_last=True, pin_memory=use_amp)
             net.train()
             run = 0.0
-            for x, t, w in dl:
-                x, t, w = x.to(dev, non_blocking=True), t.to(dev), w.to(dev)
+            for x, t, w, d in dl:
+                x, t, w, d = x.to(dev, non_blocking=True), t.to(dev), w.to(dev), d.to(dev)
                 if use_amp:  # bf16 autocast on GPU only (torch 1.13 CPU builds lack it)
                     with torch.autocast("cuda", dtype=torch.bfloat16):
                         logits = net(x)
@@ -155,7 +158,7 @@ def main():
                 loss = loss_fn(logits.float(), t, w, args.pos_weight)
                 if teacher is not None:
                     with torch.no_grad():
-                        soft = torch.sigmoid(teacher(x).float())
+                        soft = torch.sigmoid(teacher(x).float()) * (1 - d)
                     loss = loss + args.distill * F.binary_cross_entropy_with_logits(logits.float(), soft)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -189,12 +192,13 @@ def main():
         "samples_seen": step * args.batch, "steps": step, "batch": args.batch, "crop": args.crop,
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
-        "upsample": args.upsample, "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
+        "upsample": args.upsample, "decoys": args.decoys, "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
                              "--upsample %s" % args.upsample,
                              "--teacher %s --distill %g" % (args.teacher, args.distill) if args.teacher else "",
                              "--hard-negatives" if args.hard_negatives else "",
+                             "--decoys" if args.decoys else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
                                  args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop)]),

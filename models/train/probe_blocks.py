@@ -1,0 +1,84 @@
+"""Probe: how much of an image does the detector redact when a large flat
+panel (a car body seen close up) fills part of it?
+
+Close-up photos from fixed cameras show car bodies far larger than the
+dashcam frames the network trains on, and a network taught that a plate
+sits inside every large block glows over such panels. This draws plain
+blocks of a tenth to four fifths of the width (uniform colour, no plate,
+none of the parts synth.decoy_body draws) on ro- validation frames and
+procedural backgrounds, runs the ONNX model with its manifest's settings
+exactly as the product does, and reports the area redacted away from the
+labelled plates, and their recall, per block size. Validation data only.
+
+    /usr/bin/python3 models/train/probe_blocks.py models/platenet.onnx [more.onnx ...]
+"""
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import evaluate  # noqa: E402
+import synth  # noqa: E402
+
+SIZES = (0.0, 0.1, 0.25, 0.5, 0.8)
+TRIALS = 60
+
+
+def images(shared, rng):
+    img_dir, labels, _, val = data.ro_split(shared)
+    frames = data.load_images(img_dir, val, labels)
+    out = []
+    for k in range(TRIALS):
+        if k % 3 == 0:
+            out.append((synth.procedural_background(rng, 480, 640), np.zeros((0, 4), np.float32)))
+            continue
+        img, boxes = frames[k % len(frames)]
+        sx, sy = 640 / img.shape[1], 480 / img.shape[0]
+        out.append((cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA),
+                    boxes * np.float32([sx, sy, sx, sy])))
+    return out
+
+
+def with_block(rng, img, boxes, size):
+    img = img.copy()
+    if size == 0:
+        return img
+    bw = int(640 * size)
+    bh = int(bw * rng.uniform(0.4, 0.8))
+    for _ in range(20):  # keep the labelled plates visible
+        x0, y0 = int(rng.uniform(0, 640 - bw)), int(rng.uniform(0, max(1, 480 - bh)))
+        if all(x + w < x0 or x > x0 + bw or y + h < y0 or y > y0 + bh for x, y, w, h in boxes):
+            break
+    else:
+        return None
+    cv2.rectangle(img, (x0, y0), (x0 + bw, y0 + bh), tuple(int(c) for c in rng.integers(0, 256, 3)), -1)
+    return img
+
+
+def main():
+    shared = os.environ.get("PLATEMASK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+    cv2.setNumThreads(1)
+    for path in sys.argv[1:]:
+        man = json.load(open(os.path.splitext(path)[0] + ".json"))
+        rng = np.random.default_rng(2026)
+        base = images(shared, rng)
+        print(path)
+        for size in SIZES:
+            items = []
+            for img, boxes in base:
+                im = with_block(rng, img, boxes, size)
+                if im is not None:
+                    items.append((im, boxes))
+            hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+            r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
+                                  man.get("min_peak", 0), man.get("split_step", 0))
+            print("  block %.2f of the width: area redacted away from plates %.2f%%, recall %.4f (%d images)"
+                  % (size, 100 * r["false_area"], r["recall"], r["images"]))
+
+
+if __name__ == "__main__":
+    main()
