@@ -23,6 +23,7 @@ import (
 	reprocesscmd "github.com/platemask/platemask/command/reprocess"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/internal/storetest"
+	"github.com/platemask/platemask/internal/testenv"
 	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/store"
@@ -368,6 +369,33 @@ func TestProofReprocessAndAudit(t *testing.T) {
 			if err != nil {
 				t.Errorf("audit of a sample of the sink with the detector: %v\n%s%s", err, aout.String(), aerr.String())
 			}
+
+			// Incremental pass: objects added since, sorting before and
+			// after all the others, are the only ones processed.
+			added := []string{"0000/CAM9_20240101120000_AB12CDE.jpg", "zzzz/CAM9_20240101120001_XY34ZZZ.jpg"}
+			for i, k := range added {
+				data, _ := testenv.SceneJPEG(t, int64(900+i), 160, 120, 0, 85)
+				if err := src.Put(ctx, k, data, "image/jpeg"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			outBuf.Reset()
+			errBuf.Reset()
+			if err := reprocesscmd.Run(ctx, e.opts(&cmdutil.IOStreams{Out: &outBuf, ErrOut: &errBuf}, tt.from, tt.to)); err != nil {
+				t.Fatalf("incremental pass: %v\n%s", err, errBuf.String())
+			}
+			var third reprocesscmd.Summary
+			if err := json.Unmarshal(outBuf.Bytes(), &third); err != nil {
+				t.Fatal(err)
+			}
+			if third.Redacted != int64(len(added)) || third.Failed != 0 {
+				t.Errorf("incremental pass redacted %d and failed %d, want the %d added objects: %+v",
+					third.Redacted, third.Failed, len(added), third)
+			}
+			if imgs, _, _ := list(t, sink); !slices.Equal(imgs, expected(t, src, e.ring, append(good, added...))) {
+				t.Errorf("after the incremental pass the sink holds %d images, want %d", len(imgs), len(good)+len(added))
+			}
+
 			t.Logf("FIGURES %s: list %d objects in %v (%.0f objects/s); reprocess %d objects in %v (%.0f objects/s)",
 				tt.name, listed, listTime.Round(time.Millisecond), float64(listed)/listTime.Seconds(),
 				n, (firstTime + secondTime).Round(time.Millisecond), float64(n)/(firstTime+secondTime).Seconds())
