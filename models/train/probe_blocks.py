@@ -59,25 +59,34 @@ def with_block(rng, img, boxes, size):
     return img
 
 
+def probe(path, man, shared):
+    """[{block, false_area, recall, images}] for the ONNX model at path run
+    with the settings of manifest man."""
+    rng = np.random.default_rng(2026)
+    base = images(shared, rng)
+    rows = []
+    for size in SIZES:
+        items = []
+        for img, boxes in base:
+            im = with_block(rng, img, boxes, size)
+            if im is not None:
+                items.append((im, boxes))
+        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
+                              man.get("min_peak", 0), man.get("split_step", 0))
+        rows.append({"block": size, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
+    return rows
+
+
 def main():
     shared = os.environ.get("PLATEMASK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
     cv2.setNumThreads(1)
     for path in sys.argv[1:]:
         man = json.load(open(os.path.splitext(path)[0] + ".json"))
-        rng = np.random.default_rng(2026)
-        base = images(shared, rng)
         print(path)
-        for size in SIZES:
-            items = []
-            for img, boxes in base:
-                im = with_block(rng, img, boxes, size)
-                if im is not None:
-                    items.append((im, boxes))
-            hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
-            r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                                  man.get("min_peak", 0), man.get("split_step", 0))
+        for r in probe(path, man, shared):
             print("  block %.2f of the width: area redacted away from plates %.2f%%, recall %.4f (%d images)"
-                  % (size, 100 * r["false_area"], r["recall"], r["images"]))
+                  % (r["block"], 100 * r["false_area"], r["recall"], r["images"]))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import evaluate  # noqa: E402
+import probe_blocks  # noqa: E402
 from model import PlateNet, export_onnx  # noqa: E402
 
 
@@ -252,6 +253,10 @@ def main():
         "licence note": "Weights trained by the platemask project on MIT-licensed ro- images and synthetic "
                         "data only; no AGPL (oa-) data and no third-party weights were used.",
     }
+    manifest["validation"]["blocks_probe"] = {
+        "what": "plain blocks without plates drawn over ro- validation frames and procedural backgrounds "
+                "(models/train/probe_blocks.py): area redacted away from plates and recall, per block width",
+        "rows": probe_blocks.probe(tmp_onnx, manifest, args.shared)}
     tmp_json = os.path.join(args.out, "platenet.json.tmp")
     with open(tmp_json, "w") as f:
         json.dump(manifest, f, indent=2)
