@@ -67,7 +67,7 @@ def heatmap_target(boxes, H, W):
     return t, wgt
 
 
-def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False):
+def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False, colour=False):
     """One training crop: a real ro- frame (or a procedural background),
     rescaled as the product would (longer side -> max_side, with jitter),
     cropped, with 0-4 synthetic plates composited and degraded.
@@ -76,9 +76,14 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     not: zoomed-in frames, sharp surface textures (cracks, grooves, grass)
     under the plates, and sharpening.
 
-    decoys adds car-body blocks without plates (synth.decoy_body) and
-    returns, as a fifth value, the stride-4 cells they cover away from any
-    plate: there a teacher's glow is no target."""
+    decoys adds car-body blocks without plates (synth.decoy_body); colour
+    shifts half the samples toward white-balanced, less saturated or grey
+    colours (synth.colour_shift).
+
+    Returns the image, the stride-4 target and weight maps, the plate
+    boxes, the decoy cells away from any plate (where a teacher's glow is
+    no target), and whether the colours were shifted (a teacher trained
+    without the shift glows on such images: its targets do not count)."""
     if not (bgs and rng.random() < 0.8):
         # procedural background, generated directly at crop size (cheap)
         out = synth.procedural_background(rng, crop, crop)
@@ -135,26 +140,27 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
         b = synth.paste_plate(rng, out, hp, cx, cy)
         if b is not None:
             bx.append(b)
+    shifted = colour and rng.random() < 0.5
+    if shifted:
+        out = synth.colour_shift(rng, out)
     out = synth.photometric(rng, out)
     if hard and rng.random() < 0.3:
         out = synth.sharpen(rng, out)
     t, wgt = heatmap_target(bx, crop, crop)
-    if not decoys:
-        return out, t, wgt, bx
     # decoy cells (centre inside a block) at least two cells from a plate
     d = decoy[STRIDE // 2::STRIDE, STRIDE // 2::STRIDE][:t.shape[0], :t.shape[1]].astype(np.float32)
     near = cv2.dilate((t > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
     d[near > 0] = 0
-    return out, t, wgt, bx, d
+    return out, t, wgt, bx, d, shifted
 
 
 class TrainSet:
     """Map-style dataset; sample i of epoch e is fully determined by (seed, e, i),
     whatever the number of DataLoader workers."""
 
-    def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False, decoys=False):
+    def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False, decoys=False, colour=False):
         self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
-        self.hard, self.decoys = hard, decoys
+        self.hard, self.decoys, self.colour = hard, decoys, colour
         self.epoch = 0
 
     def __len__(self):
@@ -162,11 +168,10 @@ class TrainSet:
 
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        r = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard, decoys=self.decoys)
-        img, t, wgt = r[:3]
-        d = r[4] if self.decoys else np.zeros_like(t)
+        img, t, wgt, _, d, shifted = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard,
+                                                 decoys=self.decoys, colour=self.colour)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
-        return x, t[None], wgt[None], d[None]
+        return x, t[None], wgt[None], d[None], np.float32(0 if shifted else 1)
 
 
 def synthetic_val(rng, val_imgs, n):

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import evaluate  # noqa: E402
-import probe_blocks  # noqa: E402
+import probes  # noqa: E402
 from model import PlateNet, export_onnx  # noqa: E402
 
 
@@ -84,6 +84,8 @@ def main():
                     help="add close-ups, sharp surface textures and sharpening to the samples (see data.make_sample)")
     ap.add_argument("--decoys", action="store_true",
                     help="add car-body blocks without plates (targets 0, teacher ignored there)")
+    ap.add_argument("--colour", action="store_true",
+                    help="shift half the samples toward balanced, desaturated or grey colours")
     ap.add_argument("--init", default="", help="optional state_dict to start from (weights the "
                     "architecture lacks, such as deconv upsamplers for --upsample nearest, are skipped)")
     ap.add_argument("--upsample", default="deconv", choices=["deconv", "nearest"],
@@ -134,7 +136,7 @@ def main():
     if not args.skip_train:
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
-                           args.decoys)
+                           args.decoys, args.colour)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
                                                     pct_start=0.05, final_div_factor=100)
@@ -149,8 +151,8 @@ def main():
                                              drop_last=True, pin_memory=use_amp)
             net.train()
             run = 0.0
-            for x, t, w, d in dl:
-                x, t, w, d = x.to(dev, non_blocking=True), t.to(dev), w.to(dev), d.to(dev)
+            for x, t, w, d, tw in dl:
+                x, t, w, d, tw = x.to(dev, non_blocking=True), t.to(dev), w.to(dev), d.to(dev), tw.to(dev)
                 if use_amp:  # bf16 autocast on GPU only (torch 1.13 CPU builds lack it)
                     with torch.autocast("cuda", dtype=torch.bfloat16):
                         logits = net(x)
@@ -160,7 +162,9 @@ def main():
                 if teacher is not None:
                     with torch.no_grad():
                         soft = torch.sigmoid(teacher(x).float()) * (1 - d)
-                    loss = loss + args.distill * F.binary_cross_entropy_with_logits(logits.float(), soft)
+                    kd = F.binary_cross_entropy_with_logits(logits.float(), soft, reduction="none")
+                    kd = (kd.mean((1, 2, 3)) * tw).sum() / max(1.0, float(tw.sum()))
+                    loss = loss + args.distill * kd
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -193,13 +197,14 @@ def main():
         "samples_seen": step * args.batch, "steps": step, "batch": args.batch, "crop": args.crop,
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
-        "upsample": args.upsample, "decoys": args.decoys, "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
+        "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour, "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
                              "--upsample %s" % args.upsample,
                              "--teacher %s --distill %g" % (args.teacher, args.distill) if args.teacher else "",
                              "--hard-negatives" if args.hard_negatives else "",
                              "--decoys" if args.decoys else "",
+                             "--colour" if args.colour else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
                                  args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop)]),
@@ -255,8 +260,12 @@ def main():
     }
     manifest["validation"]["blocks_probe"] = {
         "what": "plain blocks without plates drawn over ro- validation frames and procedural backgrounds "
-                "(models/train/probe_blocks.py): area redacted away from plates and recall, per block width",
-        "rows": probe_blocks.probe(tmp_onnx, manifest, args.shared)}
+                "(models/train/probes.py): area redacted away from plates and recall, per block width",
+        "rows": probes.blocks(tmp_onnx, manifest, args.shared)}
+    manifest["validation"]["colour_probe"] = {
+        "what": "the ro- validation frames as they are, desaturated, grey and grey-world balanced "
+                "(models/train/probes.py): area redacted away from plates and recall",
+        "rows": probes.colour(tmp_onnx, manifest, args.shared)}
     tmp_json = os.path.join(args.out, "platenet.json.tmp")
     with open(tmp_json, "w") as f:
         json.dump(manifest, f, indent=2)

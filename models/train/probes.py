@@ -1,4 +1,8 @@
-"""Probe: how much of an image does the detector redact when a large flat
+"""Probes of two ways the detector can fail away from its training data,
+on validation data only, with a model's manifest settings exactly as the
+product runs it.
+
+Blocks: how much of an image does the detector redact when a large flat
 panel (a car body seen close up) fills part of it?
 
 Close-up photos from fixed cameras show car bodies far larger than the
@@ -8,9 +12,13 @@ blocks of a tenth to four fifths of the width (uniform colour, no plate,
 none of the parts synth.decoy_body draws) on ro- validation frames and
 procedural backgrounds, runs the ONNX model with its manifest's settings
 exactly as the product does, and reports the area redacted away from the
-labelled plates, and their recall, per block size. Validation data only.
+labelled plates, and their recall, per block size.
 
-    /usr/bin/python3 models/train/probe_blocks.py models/platenet.onnx [more.onnx ...]
+Colour: the ro- frames carry a strong magenta cast; other cameras give
+balanced colour, or grey (infrared ANPR cameras). The ro- validation
+frames are run as they are, desaturated, grey and grey-world balanced.
+
+    /usr/bin/python3 models/train/probes.py models/platenet.onnx [more.onnx ...]
 """
 import json
 import os
@@ -59,7 +67,7 @@ def with_block(rng, img, boxes, size):
     return img
 
 
-def probe(path, man, shared):
+def blocks(path, man, shared):
     """[{block, false_area, recall, images}] for the ONNX model at path run
     with the settings of manifest man."""
     rng = np.random.default_rng(2026)
@@ -78,15 +86,46 @@ def probe(path, man, shared):
     return rows
 
 
+def desaturate(img, f):
+    g = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR).astype(np.float32)
+    return np.clip(g + (img.astype(np.float32) - g) * f, 0, 255).astype(np.uint8)
+
+
+def grey_world(img):
+    x = img.astype(np.float32)
+    m = x.reshape(-1, 3).mean(0) + 1.0
+    return np.clip(x * (m.mean() / m), 0, 255).astype(np.uint8)
+
+
+COLOURS = [("as is", lambda im: im), ("saturation x0.3", lambda im: desaturate(im, 0.3)),
+           ("grey", lambda im: desaturate(im, 0.0)), ("grey-world balanced", grey_world)]
+
+
+def colour(path, man, shared):
+    """[{colours, false_area, recall, images}] on the ro- validation frames."""
+    img_dir, labels, _, val = data.ro_split(shared)
+    frames = data.load_images(img_dir, val, labels)
+    rows = []
+    for name, fn in COLOURS:
+        hms = evaluate.heatmaps_cv2(path, [(fn(im), b) for im, b in frames], man["input"]["max_side"])
+        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
+                              man.get("min_peak", 0), man.get("split_step", 0))
+        rows.append({"colours": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
+    return rows
+
+
 def main():
     shared = os.environ.get("PLATEMASK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
     cv2.setNumThreads(1)
     for path in sys.argv[1:]:
         man = json.load(open(os.path.splitext(path)[0] + ".json"))
         print(path)
-        for r in probe(path, man, shared):
+        for r in blocks(path, man, shared):
             print("  block %.2f of the width: area redacted away from plates %.2f%%, recall %.4f (%d images)"
                   % (r["block"], 100 * r["false_area"], r["recall"], r["images"]))
+        for r in colour(path, man, shared):
+            print("  ro- validation, %s: area redacted away from plates %.2f%%, recall %.4f (%d images)"
+                  % (r["colours"], 100 * r["false_area"], r["recall"], r["images"]))
 
 
 if __name__ == "__main__":
