@@ -75,6 +75,8 @@ def main():
     ap.add_argument("--pos-weight", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--workers", type=int, default=max(1, min(15, (os.cpu_count() or 2) - 1)))
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after this many steps of a --steps schedule (0 = run it all)")
     ap.add_argument("--time-limit", type=float, default=0, help="minutes; stop training early (0 = none)")
     ap.add_argument("--syn-val", type=int, default=240, help="synthetic validation images")
     ap.add_argument("--min-recall", type=float, default=0.995, help="recall required on ro- validation")
@@ -176,6 +178,10 @@ def main():
                                                                  sched.get_last_lr()[0], time.time() - t0))
                 if step >= args.steps:
                     break
+                if args.stop_after and step >= args.stop_after:
+                    log("stopped after step", step)
+                    stop = True
+                    break
                 if args.time_limit and time.time() - t0 > args.time_limit * 60:
                     log("time limit reached at step", step)
                     stop = True
@@ -207,7 +213,8 @@ def main():
                              "--colour" if args.colour else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
-                                 args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop)]),
+                                 args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop),
+                             "--stop-after %d" % args.stop_after if args.stop_after else ""]),
     }
     side = os.path.join(os.path.dirname(args.init), "platenet_train.json") if args.init else ""
     if args.skip_train and side and os.path.exists(side):
