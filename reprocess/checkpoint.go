@@ -224,17 +224,21 @@ func (c *Checkpoint) Done(key string, modified time.Time) bool {
 	if modified.Before(c.since.Add(-Skew)) {
 		return true
 	}
-	mt := c.markAt(key, modified)
-	if !c.recent[mt] {
+	if !c.recent[c.markAt(key, modified)] {
 		return false
 	}
-	c.keepCurrent(mt)
+	c.keepCurrent(key, modified)
 	return true
 }
 
-// keepCurrent remembers mt for the next pass if its object was modified
-// close enough to this pass's start that the next pass must check it.
-func (c *Checkpoint) keepCurrent(mt mark) {
+// keepCurrent remembers a finished object for the next pass if it was
+// modified close enough to this pass's start that the next pass must
+// check it one by one.
+func (c *Checkpoint) keepCurrent(key string, modified time.Time) {
+	if modified.IsZero() || c.start.IsZero() || modified.Before(c.start.Add(-Skew)) {
+		return
+	}
+	mt := c.markAt(key, modified)
 	if c.current[mt] {
 		return
 	}
@@ -252,8 +256,8 @@ func (c *Checkpoint) Failures() int { return len(c.failed) }
 
 // Finish records a finished object, failed or not.
 func (c *Checkpoint) Finish(key string, modified time.Time, failed bool) error {
-	if !failed && !modified.IsZero() && !c.start.IsZero() && !modified.Before(c.start.Add(-Skew)) {
-		c.keepCurrent(c.markAt(key, modified))
+	if !failed {
+		c.keepCurrent(key, modified)
 	}
 	if c.werr != nil {
 		return c.werr
