@@ -109,9 +109,9 @@ func TestEvalDevPhotos(t *testing.T) {
 
 // The shipped detector's quality on the dev photos: recall at the targets
 // (99.5% overall, 99% per source). The area redacted away from plates is
-// held where it stands (11.5% when measured; the target is 2%, met on ro-
-// but not on the close-up oa- photos) so that it cannot silently grow.
+// held where it stands (8.9% when measured; the target is 2%, nearly met
+// on ro- but not on the close-up oa- photos) so that it cannot silently grow.
 var (
 	minRecall      = map[string]float64{"all": 0.995, "oa-eu": 0.99, "oa-us": 0.99, "oa-br": 0.99, "ro": 0.99}
-	maxAwayPercent = 12.5
+	maxAwayPercent = 10.0
 )
