@@ -106,7 +106,8 @@ var ErrUnordered = errors.New("the source does not list keys in lexical order")
 
 // Run reprocesses until the listing is exhausted, ctx is cancelled or a
 // store fails for good. Objects whose processing failed are counted, not
-// returned as errors.
+// returned as errors. A run that exhausts the listing completes the
+// checkpoint's pass, so the next run is an incremental one.
 func (r *Reprocessor) Run(ctx context.Context) error {
 	r.start = time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
