@@ -3,14 +3,15 @@
 
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopencv-dev opencv-data pkg-config nodejs npm curl
+APT_PACKAGES := libopencv-dev opencv-data libjpeg-dev pkg-config nodejs npm curl
 
 .PHONY: setup build demo demo-redact test bench vet clean test-servers
 
 # System libraries: OpenCV 4.6 and its data files (the Haar plate cascade),
-# and npm for the Azure Storage emulator the tests run against.
+# libjpeg-turbo's headers (rewriting only the blocks under plates), and npm
+# for the Azure Storage emulator the tests run against.
 setup:
-	@if pkg-config --exists opencv4 && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ] && command -v npm >/dev/null && command -v curl >/dev/null; then \
+	@if pkg-config --exists opencv4 libjpeg && [ -f /usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml ] && command -v npm >/dev/null && command -v curl >/dev/null; then \
 		echo "setup: OpenCV $$(pkg-config --modversion opencv4) and npm present"; \
 	else \
 		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); \

@@ -1,6 +1,9 @@
-// Package codec is the boundary to OpenCV's JPEG codec: it checks limits on
-// the bytes, decodes to an upright BGR image, and encodes baseline JPEGs
-// that carry no metadata. Only codec and detect import gocv.
+// Package codec is the boundary to the JPEG codecs: it checks limits on the
+// bytes, decodes to an upright BGR image (OpenCV) or, for detection, to a
+// reduced one (libjpeg), and writes baseline JPEGs that carry no metadata:
+// either re-encoding pixels (OpenCV) or rewriting the DCT coefficients of
+// only the blocks under regions and copying the rest (libjpeg, see
+// Coefficients). Only codec and detect import gocv.
 package codec
 
 import (

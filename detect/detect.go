@@ -61,3 +61,27 @@ func fitScale(b image.Rectangle, maxSide int) float64 {
 	}
 	return float64(maxSide) / float64(long)
 }
+
+// MaxSide is the longest side of the images d looks at: it scales larger
+// ones down itself, so it may as well be handed them reduced. 0 means it
+// needs every pixel (detectors that do not say).
+func MaxSide(d Detector) int {
+	if m, ok := d.(interface{ MaxSide() int }); ok {
+		return m.MaxSide()
+	}
+	return 0
+}
+
+// ScaleUp maps regions found on an image reduced by scale (see MaxSide)
+// onto the frame, clipped to its bounds.
+func ScaleUp(rs []Region, scale int, bounds image.Rectangle) []Region {
+	out := rs[:0]
+	for _, r := range rs {
+		m := r.Rect.Min.Mul(scale)
+		r.Rect = image.Rectangle{Min: m, Max: r.Rect.Max.Mul(scale)}.Intersect(bounds)
+		if !r.Rect.Empty() {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -26,6 +26,19 @@ func (e *Ensemble) Name() string {
 	return strings.Join(names, "+")
 }
 
+// MaxSide is the largest of its members', 0 if any needs every pixel.
+func (e *Ensemble) MaxSide() int {
+	side := 0
+	for _, d := range e.members {
+		s := MaxSide(d)
+		if s == 0 {
+			return 0
+		}
+		side = max(side, s)
+	}
+	return side
+}
+
 func (e *Ensemble) Detect(im *codec.Image) ([]Region, error) {
 	var all []Region
 	for _, d := range e.members {

@@ -60,6 +60,9 @@ func NewHaar(path string, pad Padding) (*Haar, error) {
 
 func (h *Haar) Name() string { return "haar" }
 
+// MaxSide is the size the cascade scales larger images down to.
+func (h *Haar) MaxSide() int { return h.maxSide }
+
 func (h *Haar) Close() error { return h.cc.Close() }
 
 func (h *Haar) Detect(im *codec.Image) ([]Region, error) {

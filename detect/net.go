@@ -47,6 +47,9 @@ func NewNet(onnx []byte, m models.Manifest, pad Padding) (*Net, error) {
 
 func (n *Net) Name() string { return n.label }
 
+// MaxSide is the manifest's input size: larger images are scaled down.
+func (n *Net) MaxSide() int { return n.m.Input.MaxSide }
+
 func (n *Net) Close() error {
 	if n.in != nil {
 		n.in.close()

@@ -41,6 +41,9 @@ func NewYuNet(path string, pad Padding) (*YuNet, error) {
 
 func (y *YuNet) Name() string { return "yunet" }
 
+// MaxSide is the size the network scales larger images down to.
+func (y *YuNet) MaxSide() int { return y.maxSide }
+
 func (y *YuNet) Close() error { return y.net.Close() }
 
 var (

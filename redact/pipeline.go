@@ -12,6 +12,18 @@ import (
 	"github.com/platemask/platemask/keys"
 )
 
+// QualityUsage explains the quality setting to users of every command that
+// redacts.
+const QualityUsage = "JPEG quality of outputs: 0 keeps each source's own compression and re-encodes only the blocks under destroyed regions (fastest; nothing else loses quality); 1-100 re-encodes whole images at that quality"
+
+// CheckQuality accepts 0 (keep the source's compression) to 100.
+func CheckQuality(q int) error {
+	if q < 0 || q > 100 {
+		return fmt.Errorf("quality %d: want 0 (keep the source's) to 100", q)
+	}
+	return nil
+}
+
 // ErrNoPlate marks an image in which nothing was found to redact while the
 // policy is to quarantine such images.
 var ErrNoPlate = errors.New("no plate found")
@@ -26,8 +38,15 @@ type Job struct {
 	// Manual regions are destroyed as given, without padding.
 	Manual []image.Rectangle
 
+	// Pixel path: img is the whole upright frame. Coefficient path: coef
+	// is the frame and img, when a detector needs pixels, the frame
+	// reduced by scale.
 	img     *codec.Image
+	scale   int
+	coef    *codec.Coefficients
+	bounds  image.Rectangle // the upright frame
 	regions []detect.Region
+	painted []image.Rectangle
 
 	Output []byte
 	Record Record
@@ -47,7 +66,12 @@ type Processor struct {
 	Models   []string        // model versions, for records
 	Keys     *keys.Ring
 	Policy   Policy
-	Quality  int
+	// Quality 0 keeps the source's compression: only the MCUs under
+	// regions are re-encoded, every other block is copied as it came.
+	// 1-100 decodes and re-encodes the whole image at that quality.
+	// Images with an EXIF rotation are always re-encoded (upright), at
+	// DefaultQuality when Quality is 0.
+	Quality int
 	// Static regions per camera id, such as burned-in overlays.
 	Static map[string][]image.Rectangle
 }
@@ -59,6 +83,10 @@ func (p *Processor) Process(ctx context.Context, j *Job) error {
 		if j.img != nil {
 			j.img.Close()
 			j.img = nil
+		}
+		if j.coef != nil {
+			j.coef.Close()
+			j.coef = nil
 		}
 	}()
 	for _, step := range Steps {
@@ -73,16 +101,34 @@ func (p *Processor) Process(ctx context.Context, j *Job) error {
 }
 
 func decodeStep(_ context.Context, p *Processor, j *Job) error {
+	info, err := codec.Check(j.Data, p.Limits)
+	if err != nil {
+		return err
+	}
+	if p.Quality == 0 && info.Orientation == 1 {
+		c, err := codec.ReadCoefficients(j.Data)
+		if err == nil {
+			j.coef, j.bounds = c, c.Bounds()
+			if p.Detector == nil {
+				return nil // manual and static regions need no pixels
+			}
+			j.img, j.scale, err = codec.DecodeReduced(j.Data, info, detect.MaxSide(p.Detector))
+			return err
+		}
+		if !errors.Is(err, codec.ErrNotTranscodable) {
+			return err
+		}
+	}
 	img, err := codec.Decode(j.Data, p.Limits)
 	if err != nil {
 		return err
 	}
-	j.img = img
+	j.img, j.scale, j.bounds = img, 1, img.Bounds()
 	return nil
 }
 
 func detectStep(_ context.Context, p *Processor, j *Job) error {
-	b := j.img.Bounds()
+	b := j.bounds
 	for _, r := range j.Manual {
 		if c := r.Intersect(b); !c.Empty() {
 			j.regions = append(j.regions, detect.Region{Rect: c, Kind: "manual", Score: 1})
@@ -98,7 +144,7 @@ func detectStep(_ context.Context, p *Processor, j *Job) error {
 		if err != nil {
 			return fmt.Errorf("detect: %w", err)
 		}
-		j.regions = append(j.regions, found...)
+		j.regions = append(j.regions, detect.ScaleUp(found, j.scale, b)...)
 	}
 	plates := 0
 	for _, r := range j.regions {
@@ -113,20 +159,34 @@ func detectStep(_ context.Context, p *Processor, j *Job) error {
 }
 
 func redactStep(_ context.Context, p *Processor, j *Job) error {
-	pix, err := j.img.Pix()
-	if err != nil {
-		return fmt.Errorf("redact: %w", err)
-	}
 	rects := make([]image.Rectangle, len(j.regions))
 	for i, r := range j.regions {
 		rects[i] = r.Rect
 	}
-	b := j.img.Bounds()
-	return Destroy(pix, b.Dx(), b.Dy(), rects, p.Policy.Method)
+	if j.coef != nil {
+		painted, err := destroyBlocks(j.coef, rects, p.Policy.Method)
+		if err != nil {
+			return fmt.Errorf("redact: %w", err)
+		}
+		j.painted = painted
+		return nil
+	}
+	pix, err := j.img.Pix()
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
+	j.painted = rects
+	return Destroy(pix, j.bounds.Dx(), j.bounds.Dy(), rects, p.Policy.Method)
 }
 
 func encodeStep(_ context.Context, p *Processor, j *Job) error {
-	out, err := codec.Encode(j.img, p.Quality)
+	var out []byte
+	var err error
+	if j.coef != nil {
+		out, err = j.coef.Write()
+	} else {
+		out, err = codec.Encode(j.img, p.Quality)
+	}
 	if err != nil {
 		return err
 	}
@@ -144,7 +204,7 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 	if p.Detector != nil {
 		detector = p.Detector.Name()
 	}
-	b := j.img.Bounds()
+	b := j.bounds
 	j.Record = Record{
 		Schema:     1,
 		Image:      OutputName(k.HMAC, j.Camera, j.Source, j.Data),
@@ -153,7 +213,7 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 		Width:      b.Dx(),
 		Height:     b.Dy(),
 		Regions:    len(j.regions),
-		Destroyed:  destroyedShare(j.regions, b),
+		Destroyed:  destroyedShare(j.painted, b),
 		Kinds:      kinds,
 		Detector:   detector,
 		Models:     p.Models,

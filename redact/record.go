@@ -6,8 +6,6 @@ import (
 	"math"
 	"slices"
 	"time"
-
-	"github.com/platemask/platemask/detect"
 )
 
 // TimeBucket is how coarse the time kept in records is.
@@ -94,16 +92,16 @@ type Record struct {
 }
 
 // destroyedShare is the share of bounds covered by the union of the
-// regions, rounded to 1e-4. Regions are few, so the union is measured on
+// rectangles painted, rounded to 1e-4. Regions are few, so the union is measured on
 // the grid of their edges rather than pixel by pixel.
-func destroyedShare(regions []detect.Region, bounds image.Rectangle) float64 {
+func destroyedShare(regions []image.Rectangle, bounds image.Rectangle) float64 {
 	if bounds.Empty() {
 		return 0
 	}
 	var rects []image.Rectangle
 	xs, ys := []int{bounds.Min.X, bounds.Max.X}, []int{bounds.Min.Y, bounds.Max.Y}
 	for _, r := range regions {
-		if c := r.Rect.Intersect(bounds); !c.Empty() {
+		if c := r.Intersect(bounds); !c.Empty() {
 			rects = append(rects, c)
 			xs, ys = append(xs, c.Min.X, c.Max.X), append(ys, c.Min.Y, c.Max.Y)
 		}

@@ -3,22 +3,14 @@ package redact
 import (
 	"image"
 	"testing"
-
-	"github.com/platemask/platemask/detect"
 )
 
 func TestDestroyedShare(t *testing.T) {
 	bounds := image.Rect(0, 0, 100, 50)
-	reg := func(rs ...image.Rectangle) []detect.Region {
-		var out []detect.Region
-		for _, r := range rs {
-			out = append(out, detect.Region{Rect: r})
-		}
-		return out
-	}
+	reg := func(rs ...image.Rectangle) []image.Rectangle { return rs }
 	tests := []struct {
 		name    string
-		regions []detect.Region
+		regions []image.Rectangle
 		want    float64
 	}{
 		{"none", nil, 0},

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"regexp"
 	"testing"
 
@@ -25,7 +26,7 @@ func testRing(t testing.TB, seed byte) *keys.Ring {
 }
 
 func processor(t testing.TB, ring *keys.Ring, m redact.Method) *redact.Processor {
-	return &redact.Processor{Limits: codec.DefaultLimits(), Keys: ring, Quality: 90,
+	return &redact.Processor{Limits: codec.DefaultLimits(), Keys: ring,
 		Policy: redact.Policy{Method: m, TimeBucket: redact.BucketDay, NoPlate: redact.Quarantine}}
 }
 
@@ -66,8 +67,13 @@ func TestInvariantIrreversible(t *testing.T) {
 	}
 	// The region is the plate padded by a margin, as detections are.
 	region := image.Rect(box.Min.X-8, box.Min.Y-8, box.Max.X+8, box.Max.Y+8)
-	for _, m := range []redact.Method{redact.Blur, redact.Fill} {
+	for _, tc := range []struct {
+		m       redact.Method
+		quality int // 0 rewrites the plate's blocks only, 90 re-encodes all
+	}{{redact.Blur, 0}, {redact.Fill, 0}, {redact.Blur, 90}, {redact.Fill, 90}} {
+		m := tc.m
 		p := processor(t, testRing(t, 1), m)
+		p.Quality = tc.quality
 		ja := &redact.Job{Data: a, Source: "same.jpg", Manual: []image.Rectangle{region}}
 		jb := &redact.Job{Data: b, Source: "same.jpg", Manual: []image.Rectangle{region}}
 		if err := p.Process(context.Background(), ja); err != nil {
@@ -77,7 +83,7 @@ func TestInvariantIrreversible(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(ja.Output, jb.Output) {
-			t.Errorf("%s: outputs differ when only the plate's pixels differ", m)
+			t.Errorf("%s, quality %d: outputs differ when only the plate's pixels differ", m, tc.quality)
 		}
 	}
 }
@@ -170,5 +176,53 @@ func TestBadInputFails(t *testing.T) {
 		if err == nil || job.Output != nil {
 			t.Errorf("%s: err %v, output %d bytes", bad.Name, err, len(job.Output))
 		}
+	}
+}
+
+// TestKeepsBlocksOutsideRegions: by default only the MCUs under regions are
+// encoded afresh; every other pixel decodes exactly as the input's did.
+func TestKeepsBlocksOutsideRegions(t *testing.T) {
+	img, box := plateScene(t, "AB12 CDE")
+	data, err := synth.EncodeJPEG(img, 92)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region := image.Rect(box.Min.X-5, box.Min.Y-3, box.Max.X+5, box.Max.Y+3) // not whole MCUs
+	p := processor(t, testRing(t, 1), redact.Blur)
+	job := &redact.Job{Data: data, Source: "x.jpg", Manual: []image.Rectangle{region}}
+	if err := p.Process(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	in, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jpeg.Decode(bytes.NewReader(job.Output))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The region grows to 16-pixel MCUs; decoders smooth chroma across
+	// MCU edges, so compare from one MCU further out.
+	grown := image.Rect(region.Min.X/16*16, region.Min.Y/16*16, (region.Max.X+15)/16*16, (region.Max.Y+15)/16*16)
+	near := grown.Inset(-16)
+	changed := 0
+	b := in.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			same := in.At(x, y) == out.At(x, y)
+			switch pt := image.Pt(x, y); {
+			case !pt.In(near) && !same:
+				t.Fatalf("pixel %v outside the region changed", pt)
+			case pt.In(box) && !same:
+				changed++
+			}
+		}
+	}
+	if changed < box.Dx()*box.Dy()*9/10 {
+		t.Errorf("only %d of the plate's %d pixels changed", changed, box.Dx()*box.Dy())
+	}
+	want := float64(grown.Dx()*grown.Dy()) / float64(b.Dx()*b.Dy())
+	if d := job.Record.Destroyed - want; d > 1e-4 || d < -1e-4 {
+		t.Errorf("record says %.4f of the image destroyed, the grown region is %.4f", job.Record.Destroyed, want)
 	}
 }

@@ -111,7 +111,7 @@ func (r *RedactFlags) Register(f *pflag.FlagSet) {
 	f.StringVar(&r.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (sealed, for review) or keep")
 	f.StringVar(&r.TimeBucket, "time-bucket", "day", "time kept in records: none, day or hour")
 	f.StringVar(&r.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
-	f.IntVar(&r.Quality, "quality", codec.DefaultQuality, "JPEG quality of outputs")
+	f.IntVar(&r.Quality, "quality", 0, redact.QualityUsage)
 	f.Int64Var(&r.MaxBytes, "max-bytes", lim.MaxBytes, "refuse images larger than this")
 	f.Int64Var(&r.MaxPixels, "max-pixels", lim.MaxPixels, "refuse images with more pixels than this")
 }
@@ -144,6 +144,9 @@ func (r *RedactFlags) Processors(ring *keys.Ring) (func() (*redact.Processor, er
 	bucket, err := redact.ParseTimeBucket(r.TimeBucket)
 	if err != nil {
 		return nil, cmdutil.UsageError("--time-bucket: %w", err)
+	}
+	if err := redact.CheckQuality(r.Quality); err != nil {
+		return nil, cmdutil.UsageError("--quality: %w", err)
 	}
 	lim, err := r.Limits()
 	if err != nil {

@@ -95,7 +95,7 @@ failed, 2 on usage errors.`,
 	f.StringVar(&o.Camera, "camera", "", "camera id for every input (default: parsed from file names)")
 	f.StringVar(&o.NamePattern, "name-pattern", "", "regexp with named groups camera, time, plate for your camera's file names")
 	f.StringVar(&o.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
-	f.IntVar(&o.Quality, "quality", codec.DefaultQuality, "JPEG quality of outputs")
+	f.IntVar(&o.Quality, "quality", 0, redact.QualityUsage)
 	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse inputs larger than this")
 	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse inputs with more pixels than this")
 	return cmd
@@ -212,6 +212,9 @@ func setup(o *Options) (*config, error) {
 	bucket, err := redact.ParseTimeBucket(o.TimeBucket)
 	if err != nil {
 		return nil, cmdutil.UsageError("--time-bucket: %w", err)
+	}
+	if err := redact.CheckQuality(o.Quality); err != nil {
+		return nil, cmdutil.UsageError("--quality: %w", err)
 	}
 	if o.Out == "" {
 		return nil, cmdutil.UsageError("--out is required")

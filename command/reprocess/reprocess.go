@@ -137,7 +137,7 @@ keys could not be used.`,
 	f.StringVar(&o.TimeBucket, "time-bucket", "day", "time kept in records from names: none, day or hour")
 	f.StringVar(&o.NamePattern, "name-pattern", "", "regexp with named groups camera, time, plate for your camera's file names")
 	f.StringVar(&o.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
-	f.IntVar(&o.Quality, "quality", codec.DefaultQuality, "JPEG quality of outputs")
+	f.IntVar(&o.Quality, "quality", 0, redact.QualityUsage)
 	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse objects larger than this")
 	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse images with more pixels than this")
 	o.stores = storeflag.Add(f)
@@ -331,8 +331,8 @@ func setup(o *Options) (*keys.Ring, func() (*redact.Processor, error), *ingest.P
 	if err := dc.Validate(); err != nil {
 		return nil, nil, nil, cmdutil.UsageError("--detector: %w", err)
 	}
-	if o.Quality < 1 || o.Quality > 100 {
-		return nil, nil, nil, cmdutil.UsageError("--quality must be 1..100")
+	if err := redact.CheckQuality(o.Quality); err != nil {
+		return nil, nil, nil, cmdutil.UsageError("--quality: %w", err)
 	}
 	ring, err := keys.Load(o.KeyFile, o.IO.ErrOut)
 	if err != nil {

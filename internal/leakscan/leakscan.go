@@ -31,10 +31,17 @@ type ref struct{ input, off int }
 // New indexes inputs. Only pixels and metadata are indexed: JPEG headers
 // (standard Huffman tables, say) are the same in every encoder's output
 // and identify nothing.
-func New(inputs [][]byte) *Index {
+func New(inputs [][]byte) *Index { return index(inputs, identifying) }
+
+// NewMetadata indexes the metadata segments of inputs only: for scanning
+// redacted images, which keep the compressed blocks of everything but the
+// plates exactly as they came, while their inputs' metadata must be gone.
+func NewMetadata(inputs [][]byte) *Index { return index(inputs, metadata) }
+
+func index(inputs [][]byte, spans func([]byte) [][2]int) *Index {
 	ix := &Index{inputs: inputs, blocks: map[[block]byte][]ref{}}
 	for i, in := range inputs {
-		for _, span := range identifying(in) {
+		for _, span := range spans(in) {
 			start := span[0] + (block-span[0]%block)%block
 			for off := start; off+block <= span[1]; off += block {
 				var k [block]byte
@@ -71,14 +78,25 @@ func identifying(in []byte) [][2]int {
 	if err != nil {
 		return [][2]int{{0, len(in)}}
 	}
-	var spans [][2]int
-	for _, s := range info.Metadata() {
-		spans = append(spans, [2]int{s.Offset, s.Offset + s.Length})
-	}
+	spans := metadata(in)
 	for _, s := range info.Segments {
 		if s.Marker == 0xDA {
 			spans = append(spans, [2]int{s.Offset + s.Length, len(in)})
 		}
+	}
+	return spans
+}
+
+// metadata returns the spans of in's metadata segments (all of in when it
+// is no JPEG).
+func metadata(in []byte) [][2]int {
+	info, err := jpeginfo.Scan(in)
+	if err != nil {
+		return [][2]int{{0, len(in)}}
+	}
+	var spans [][2]int
+	for _, s := range info.Metadata() {
+		spans = append(spans, [2]int{s.Offset, s.Offset + s.Length})
 	}
 	return spans
 }

@@ -26,3 +26,25 @@ func TestFinds(t *testing.T) {
 		t.Errorf("found %v; want the leak and the EXIF header, not the 31-byte run", found)
 	}
 }
+
+func TestMetadataOnly(t *testing.T) {
+	raw, _ := testenv.SceneJPEG(t, 1, 320, 240, 1, 90)
+	in := synth.WithMetadata(raw, synth.All(1, nil))
+	spans := metadata(in)
+	if len(spans) == 0 {
+		t.Fatal("input has no metadata; the test would prove nothing")
+	}
+	ix := NewMetadata([][]byte{in})
+	pixels := in[len(in)-500 : len(in)-500+2*Run]
+	s := spans[len(spans)-1]
+	meta := in[s[1]-2*Run : s[1]]
+	if what, ok := ix.Find(pixels); ok {
+		t.Errorf("compressed pixels counted: %s", what)
+	}
+	if _, ok := ix.Find(meta); !ok {
+		t.Error("a run of a metadata segment not found")
+	}
+	if _, ok := New([][]byte{in}).Find(pixels); !ok {
+		t.Error("the full index misses compressed pixels")
+	}
+}

@@ -1,0 +1,264 @@
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libjpeg.h"
+
+typedef struct {
+  struct jpeg_error_mgr pub;
+  jmp_buf jump;
+  char msg[JMSG_LENGTH_MAX];
+} pm_error;
+
+static void pm_fail(j_common_ptr c) {
+  pm_error *e = (pm_error *)c->err;
+  (*c->err->format_message)(c, e->msg);
+  longjmp(e->jump, 1);
+}
+
+// Warnings are how libjpeg reports damaged data it papers over (missing
+// bytes, bad Huffman codes): treat them as errors, so that a damaged
+// image is refused instead of coming out partly grey.
+static void pm_emit(j_common_ptr c, int level) {
+  if (level < 0) {
+    pm_fail(c);
+  }
+}
+
+static struct jpeg_error_mgr *pm_errors(pm_error *e) {
+  struct jpeg_error_mgr *pub = jpeg_std_error(&e->pub);
+  pub->error_exit = pm_fail;
+  pub->emit_message = pm_emit;
+  e->msg[0] = 0;
+  return pub;
+}
+
+static void pm_copy_msg(char *dst, const char *src) {
+  strncpy(dst, src, PM_MSG_LEN - 1);
+  dst[PM_MSG_LEN - 1] = 0;
+}
+
+int pm_decode(const unsigned char *data, unsigned long n, int denom,
+              unsigned char *out, int out_w, int out_h, char *msg) {
+  struct jpeg_decompress_struct d;
+  pm_error e;
+  d.err = pm_errors(&e);
+  if (setjmp(e.jump)) {
+    pm_copy_msg(msg, e.msg);
+    jpeg_destroy_decompress(&d);
+    return 1;
+  }
+  jpeg_create_decompress(&d);
+  jpeg_mem_src(&d, data, n);
+  jpeg_read_header(&d, TRUE);
+  d.scale_num = 1;
+  d.scale_denom = denom;
+  d.out_color_space = JCS_EXT_BGR;
+  jpeg_start_decompress(&d);
+  if ((int)d.output_width != out_w || (int)d.output_height != out_h ||
+      d.output_components != 3) {
+    pm_copy_msg(msg, "decoded size differs from the expected size");
+    jpeg_destroy_decompress(&d);
+    return 1;
+  }
+  while (d.output_scanline < d.output_height) {
+    JSAMPROW row = out + (size_t)d.output_scanline * out_w * 3;
+    jpeg_read_scanlines(&d, &row, 1);
+  }
+  jpeg_finish_decompress(&d);
+  jpeg_destroy_decompress(&d);
+  return 0;
+}
+
+struct pm_coef {
+  struct jpeg_decompress_struct d;
+  pm_error e;
+  jvirt_barray_ptr *arrays;
+  unsigned char *data; // our copy: libjpeg reads from it until the end
+};
+
+pm_coef *pm_coef_read(const unsigned char *data, unsigned long n, char *msg) {
+  pm_coef *p = calloc(1, sizeof(pm_coef));
+  if (p == NULL) {
+    pm_copy_msg(msg, "out of memory");
+    return NULL;
+  }
+  p->data = malloc(n);
+  if (p->data == NULL) {
+    free(p);
+    pm_copy_msg(msg, "out of memory");
+    return NULL;
+  }
+  memcpy(p->data, data, n);
+  p->d.err = pm_errors(&p->e);
+  if (setjmp(p->e.jump)) {
+    pm_copy_msg(msg, p->e.msg);
+    jpeg_destroy_decompress(&p->d);
+    free(p->data);
+    free(p);
+    return NULL;
+  }
+  jpeg_create_decompress(&p->d);
+  jpeg_mem_src(&p->d, p->data, n);
+  jpeg_read_header(&p->d, TRUE);
+  p->arrays = jpeg_read_coefficients(&p->d);
+  return p;
+}
+
+int pm_coef_comps(pm_coef *p) { return p->d.num_components; }
+
+int pm_coef_colorspace_ok(pm_coef *p) {
+  return (p->d.num_components == 3 && p->d.jpeg_color_space == JCS_YCbCr) ||
+         (p->d.num_components == 1 && p->d.jpeg_color_space == JCS_GRAYSCALE);
+}
+
+void pm_coef_size(pm_coef *p, int *w, int *h) {
+  *w = p->d.image_width;
+  *h = p->d.image_height;
+}
+
+void pm_coef_comp(pm_coef *p, int c, pm_comp *out) {
+  jpeg_component_info *ci = &p->d.comp_info[c];
+  out->h = ci->h_samp_factor;
+  out->v = ci->v_samp_factor;
+  // The arrays hold whole MCUs: jpeg_read_coefficients rounds up to the
+  // sampling factors.
+  out->blocks_w = (ci->width_in_blocks + ci->h_samp_factor - 1) /
+                  ci->h_samp_factor * ci->h_samp_factor;
+  out->blocks_h = (ci->height_in_blocks + ci->v_samp_factor - 1) /
+                  ci->v_samp_factor * ci->v_samp_factor;
+  out->image_blocks_w = ci->width_in_blocks;
+  out->image_blocks_h = ci->height_in_blocks;
+  for (int i = 0; i < 64; i++) {
+    out->quant[i] = ci->quant_table ? ci->quant_table->quantval[i] : 1;
+  }
+}
+
+short *pm_coef_row(pm_coef *p, int c, int row) {
+  // The arrays are in memory, so this fails only on a bad row number.
+  if (setjmp(p->e.jump)) {
+    return NULL;
+  }
+  JBLOCKARRAY rows = (*p->d.mem->access_virt_barray)(
+      (j_common_ptr)&p->d, p->arrays[c], row, 1, TRUE);
+  return (short *)rows[0];
+}
+
+int pm_coef_write(pm_coef *p, unsigned char **out, unsigned long *outlen, char *msg) {
+  struct jpeg_compress_struct c;
+  pm_error e;
+  *out = NULL;
+  *outlen = 0;
+  c.err = pm_errors(&e);
+  if (setjmp(e.jump)) {
+    pm_copy_msg(msg, e.msg);
+    jpeg_destroy_compress(&c);
+    free(*out);
+    *out = NULL;
+    return 1;
+  }
+  jpeg_create_compress(&c);
+  jpeg_mem_dest(&c, out, outlen);
+  // Quantisation and sampling come from the source; Huffman tables are the
+  // standard ones and no marker of the source is copied.
+  jpeg_copy_critical_parameters(&p->d, &c);
+  jpeg_write_coefficients(&c, p->arrays);
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  return 0;
+}
+
+void pm_coef_free(pm_coef *p) {
+  if (p == NULL) {
+    return;
+  }
+  jpeg_destroy_decompress(&p->d);
+  free(p->data);
+  free(p);
+}
+
+// encode_crop compresses bgr into a memory JPEG laid out like src.
+static int encode_crop(struct jpeg_decompress_struct *src, const unsigned char *bgr,
+                       int w, int h, unsigned char **out, unsigned long *outlen,
+                       char *msg) {
+  struct jpeg_compress_struct c;
+  pm_error e;
+  *out = NULL;
+  *outlen = 0;
+  c.err = pm_errors(&e);
+  if (setjmp(e.jump)) {
+    pm_copy_msg(msg, e.msg);
+    jpeg_destroy_compress(&c);
+    free(*out);
+    *out = NULL;
+    return 1;
+  }
+  jpeg_create_compress(&c);
+  jpeg_mem_dest(&c, out, outlen);
+  c.image_width = w;
+  c.image_height = h;
+  c.input_components = 3;
+  c.in_color_space = JCS_EXT_BGR;
+  jpeg_set_defaults(&c);
+  jpeg_set_colorspace(&c, src->jpeg_color_space);
+  for (int i = 0; i < NUM_QUANT_TBLS; i++) {
+    if (src->quant_tbl_ptrs[i] != NULL) {
+      if (c.quant_tbl_ptrs[i] == NULL) {
+        c.quant_tbl_ptrs[i] = jpeg_alloc_quant_table((j_common_ptr)&c);
+      }
+      memcpy(c.quant_tbl_ptrs[i]->quantval, src->quant_tbl_ptrs[i]->quantval,
+             sizeof(c.quant_tbl_ptrs[i]->quantval));
+    }
+  }
+  for (int ci = 0; ci < src->num_components; ci++) {
+    c.comp_info[ci].h_samp_factor = src->comp_info[ci].h_samp_factor;
+    c.comp_info[ci].v_samp_factor = src->comp_info[ci].v_samp_factor;
+    c.comp_info[ci].quant_tbl_no = src->comp_info[ci].quant_tbl_no;
+  }
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = (JSAMPROW)(bgr + (size_t)c.next_scanline * w * 3);
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  return 0;
+}
+
+int pm_coef_encode(pm_coef *p, int mcu_x, int mcu_y, const unsigned char *bgr,
+                   int w, int h, char *msg) {
+  unsigned char *jpg;
+  unsigned long n;
+  if (encode_crop(&p->d, bgr, w, h, &jpg, &n, msg) != 0) {
+    return 1;
+  }
+  pm_coef *crop = pm_coef_read(jpg, n, msg);
+  free(jpg);
+  if (crop == NULL) {
+    return 1;
+  }
+  if (setjmp(p->e.jump)) {
+    pm_copy_msg(msg, p->e.msg);
+    pm_coef_free(crop);
+    return 1;
+  }
+  for (int ci = 0; ci < p->d.num_components; ci++) {
+    jpeg_component_info *dst = &p->d.comp_info[ci];
+    jpeg_component_info *from = &crop->d.comp_info[ci];
+    int bx = mcu_x * dst->h_samp_factor, by = mcu_y * dst->v_samp_factor;
+    int dst_w = (dst->width_in_blocks + dst->h_samp_factor - 1) / dst->h_samp_factor * dst->h_samp_factor;
+    int dst_h = (dst->height_in_blocks + dst->v_samp_factor - 1) / dst->v_samp_factor * dst->v_samp_factor;
+    int rows = (from->height_in_blocks + from->v_samp_factor - 1) / from->v_samp_factor * from->v_samp_factor;
+    int cols = (from->width_in_blocks + from->h_samp_factor - 1) / from->h_samp_factor * from->h_samp_factor;
+    for (int y = 0; y < rows && by + y < dst_h; y++) {
+      JBLOCKARRAY s = (*crop->d.mem->access_virt_barray)(
+          (j_common_ptr)&crop->d, crop->arrays[ci], y, 1, FALSE);
+      JBLOCKARRAY d = (*p->d.mem->access_virt_barray)(
+          (j_common_ptr)&p->d, p->arrays[ci], by + y, 1, TRUE);
+      int k = cols < dst_w - bx ? cols : dst_w - bx;
+      memcpy(d[0] + bx, s[0], (size_t)k * sizeof(JBLOCK));
+    }
+  }
+  pm_coef_free(crop);
+  return 0;
+}

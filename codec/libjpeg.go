@@ -1,0 +1,168 @@
+package codec
+
+// #cgo pkg-config: libjpeg
+// #include <stdlib.h>
+// #include "libjpeg.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"unsafe"
+
+	"gocv.io/x/gocv"
+
+	"github.com/platemask/platemask/jpeginfo"
+)
+
+// DecodeReduced decodes a checked baseline JPEG for a detector that looks
+// at no more than maxSide pixels on the longer side (0: every pixel). Where
+// the image is at least twice that size, libjpeg decodes it scaled down by
+// 2, 4 or 8 in the DCT, which costs a fraction of a full decode. It returns
+// the image (not oriented: callers use it only for unrotated frames) and
+// the factor by which it is smaller than the frame.
+func DecodeReduced(data []byte, info *jpeginfo.Info, maxSide int) (*Image, int, error) {
+	long := max(info.Width, info.Height)
+	denom := 1
+	for _, d := range []int{8, 4, 2} {
+		if maxSide > 0 && (long+d-1)/d >= maxSide {
+			denom = d
+			break
+		}
+	}
+	w, h := (info.Width+denom-1)/denom, (info.Height+denom-1)/denom
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC3)
+	pix, err := m.DataPtrUint8()
+	if err != nil {
+		m.Close()
+		return nil, 0, fmt.Errorf("decode: %w", err)
+	}
+	var msg [C.PM_MSG_LEN]C.char
+	if C.pm_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom),
+		(*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), C.int(h), &msg[0]) != 0 {
+		m.Close()
+		return nil, 0, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
+	}
+	return &Image{mat: m}, denom, nil
+}
+
+// Coefficients is a JPEG held as its quantised DCT coefficients. Blocks
+// left alone are written back exactly as they came, so redacting a few
+// regions costs no generation loss elsewhere and no full decode or encode.
+// It owns C memory: close it.
+type Coefficients struct {
+	p     *C.pm_coef
+	w, h  int
+	comps []component
+	rows  [][][]int16 // per component, per block row: 64 coefficients a block
+	xmap  [][]int     // per component: pixel column in an MCU -> sample column
+	maxH  int         // largest sampling factors: an MCU is 8*maxH x 8*maxV pixels
+	maxV  int
+}
+
+type component struct {
+	h, v             int
+	blocksW, blocksH int // whole MCUs, padding included
+	// Blocks inside the image. The writer makes up the padding blocks of
+	// edge MCUs itself (the last DC, no AC), whatever they held.
+	imageW, imageH int
+	quant          [64]float32
+}
+
+// ErrNotTranscodable marks a JPEG whose coefficients this package does not
+// rewrite (colour spaces other than YCbCr and grey); decode it instead.
+var ErrNotTranscodable = errors.New("colour space not supported for coefficient rewriting")
+
+// ReadCoefficients reads a checked baseline JPEG without decoding pixels.
+func ReadCoefficients(data []byte) (*Coefficients, error) {
+	if len(data) == 0 {
+		return nil, ErrEmpty
+	}
+	var msg [C.PM_MSG_LEN]C.char
+	p := C.pm_coef_read((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &msg[0])
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
+	}
+	c := &Coefficients{p: p}
+	if C.pm_coef_colorspace_ok(p) == 0 {
+		c.Close()
+		return nil, ErrNotTranscodable
+	}
+	var w, h C.int
+	C.pm_coef_size(p, &w, &h)
+	c.w, c.h = int(w), int(h)
+	for i := 0; i < int(C.pm_coef_comps(p)); i++ {
+		var pc C.pm_comp
+		C.pm_coef_comp(p, C.int(i), &pc)
+		comp := component{h: int(pc.h), v: int(pc.v), blocksW: int(pc.blocks_w), blocksH: int(pc.blocks_h),
+			imageW: int(pc.image_blocks_w), imageH: int(pc.image_blocks_h)}
+		for k := range comp.quant {
+			comp.quant[k] = float32(pc.quant[k])
+		}
+		c.comps = append(c.comps, comp)
+		var rows [][]int16
+		for y := 0; y < comp.blocksH; y++ {
+			p := C.pm_coef_row(p, C.int(i), C.int(y))
+			if p == nil {
+				c.Close()
+				return nil, fmt.Errorf("%w: coefficient row %d of component %d", ErrCorrupt, y, i)
+			}
+			rows = append(rows, unsafe.Slice((*int16)(unsafe.Pointer(p)), comp.blocksW*64))
+		}
+		c.rows = append(c.rows, rows)
+		c.maxH, c.maxV = max(c.maxH, comp.h), max(c.maxV, comp.v)
+	}
+	for _, comp := range c.comps {
+		if c.maxH%comp.h != 0 || c.maxV%comp.v != 0 {
+			c.Close()
+			return nil, fmt.Errorf("%w: sampling factors %dx%d under %dx%d", ErrNotTranscodable, comp.h, comp.v, c.maxH, c.maxV)
+		}
+		xm := make([]int, 8*c.maxH)
+		for x := range xm {
+			xm[x] = x * comp.h / c.maxH
+		}
+		c.xmap = append(c.xmap, xm)
+	}
+	return c, nil
+}
+
+// Bounds is the image rectangle, origin at 0,0.
+func (c *Coefficients) Bounds() image.Rectangle { return image.Rect(0, 0, c.w, c.h) }
+
+// Close frees the coefficients.
+func (c *Coefficients) Close() error {
+	if c.p != nil {
+		C.pm_coef_free(c.p)
+		c.p = nil
+	}
+	return nil
+}
+
+// Write encodes the coefficients as a baseline JPEG with standard Huffman
+// tables, the source's quantisation tables and sampling, and no metadata:
+// a JFIF APP0 and nothing else.
+func (c *Coefficients) Write() ([]byte, error) {
+	var out *C.uchar
+	var n C.ulong
+	var msg [C.PM_MSG_LEN]C.char
+	if C.pm_coef_write(c.p, &out, &n, &msg[0]) != 0 {
+		return nil, fmt.Errorf("%w: %s", ErrEncode, C.GoString(&msg[0]))
+	}
+	defer C.free(unsafe.Pointer(out))
+	return C.GoBytes(unsafe.Pointer(out), C.int(n)), nil
+}
+
+// row is row y of component ci's blocks, 64 coefficients per block, as a
+// view of libjpeg's memory (valid until Close).
+func (c *Coefficients) row(ci, y int) []int16 { return c.rows[ci][y] }
+
+// encode has libjpeg encode a w x h BGR crop into the blocks from MCU
+// (mx, my) on.
+func (c *Coefficients) encode(mx, my int, bgr []byte, w, h int) error {
+	var msg [C.PM_MSG_LEN]C.char
+	if C.pm_coef_encode(c.p, C.int(mx), C.int(my), (*C.uchar)(unsafe.Pointer(&bgr[0])), C.int(w), C.int(h), &msg[0]) != 0 {
+		return fmt.Errorf("%w: %s", ErrEncode, C.GoString(&msg[0]))
+	}
+	return nil
+}
