@@ -4,6 +4,7 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"os"
@@ -37,6 +38,7 @@ type Options struct {
 	Threads     int
 	Limit       int
 	JSON        bool
+	Raw         bool
 }
 
 // New returns the cobra command.
@@ -51,7 +53,11 @@ of image area redacted away from labelled plates, milliseconds per image
 (detection only, on --threads OpenCV threads), and images that hold a plate
 but got no region at all (quarantined by policy), overall and per file-name
 prefix. Each --detector entry is one column; join names with + for an
-ensemble.`,
+ensemble.
+
+Regions are scored as redact destroys them by default: grown to the JPEG's
+MCUs (8 or 16 pixels), since only whole blocks are rewritten. --raw scores
+the detectors' regions as found.`,
 		Example: `  platemask eval --labels ../shared/datasets/plates-dev/labels.csv \
       --images ../shared/datasets/plates-dev/images \
       --detector haar,yunet,platenet,platenet+haar \
@@ -74,6 +80,7 @@ ensemble.`,
 	f.IntVar(&o.Threads, "threads", 1, "OpenCV threads")
 	f.IntVar(&o.Limit, "limit", 0, "evaluate only the first N labelled images (0: all)")
 	f.BoolVar(&o.JSON, "json", false, "print the reports as JSON")
+	f.BoolVar(&o.Raw, "raw", false, "score regions as detected, not grown to whole MCUs as redact destroys them")
 	return cmd
 }
 
@@ -168,6 +175,12 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 				}
 				elapsed = secs
 			}
+			if !o.Raw {
+				rects, err = asDestroyed(data, info, rects)
+				if err != nil {
+					return nil, fmt.Errorf("labelled image %s: %w", name, err)
+				}
+			}
 			s := eval.Score(bounds, rects, labels[name], o.Coverage)
 			s.Seconds = elapsed
 			reports[i].Add(name, s)
@@ -209,6 +222,27 @@ func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim cod
 		bounds = image.Rect(0, 0, info.Width, info.Height)
 	}
 	return detect.ScaleUp(found, scale, bounds), secs, nil
+}
+
+// asDestroyed grows rects to whole MCUs, as the default redaction (which
+// rewrites only the blocks under regions) destroys them.
+func asDestroyed(data []byte, info *jpeginfo.Info, rects []image.Rectangle) ([]image.Rectangle, error) {
+	if info.Orientation != 1 || len(rects) == 0 {
+		return rects, nil // re-encoded whole: destroyed as found
+	}
+	c, err := codec.ReadCoefficients(data)
+	if errors.Is(err, codec.ErrNotTranscodable) {
+		return rects, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	out := make([]image.Rectangle, len(rects))
+	for i, r := range rects {
+		out[i] = c.Align(r)
+	}
+	return out, nil
 }
 
 func printTable(o *Options, reports []*eval.Report) error {

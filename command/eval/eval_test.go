@@ -99,19 +99,31 @@ func TestEvalDevPhotos(t *testing.T) {
 			t.Errorf("%s: recall %.4f below %.3f", p, s.Recall, minRecall[p])
 		}
 	}
-	if r.Overall.AwayPercent > maxAwayPercent {
-		t.Errorf("area redacted away from plates %.2f%%, want at most %.0f%%", r.Overall.AwayPercent, maxAwayPercent)
+	if r.Overall.AwayPercent > maxDestroyedAwayPercent {
+		t.Errorf("area destroyed away from plates %.2f%%, want at most %.0f%%", r.Overall.AwayPercent, maxDestroyedAwayPercent)
 	}
 	if r.Overall.Quarantined != 0 {
 		t.Errorf("%d images with a plate got no region at all", r.Overall.Quarantined)
+	}
+	// The detector's own regions, before they grow to whole MCUs.
+	raw := runJSON(t, "eval", "--labels", labels, "--images", images, "--raw")[0].Overall
+	t.Logf("as detected: recall %.4f area away %.2f%%", raw.Recall, raw.AwayPercent)
+	if raw.AwayPercent > maxAwayPercent || raw.AwayPercent >= r.Overall.AwayPercent {
+		t.Errorf("area away from plates as detected %.2f%% (destroyed %.2f%%), want at most %.0f%%",
+			raw.AwayPercent, r.Overall.AwayPercent, maxAwayPercent)
+	}
+	if raw.Recall > r.Overall.Recall {
+		t.Errorf("growing regions to whole MCUs lost recall: %.4f, %.4f as detected", r.Overall.Recall, raw.Recall)
 	}
 }
 
 // The shipped detector's quality on the dev photos: recall at the targets
 // (99.5% overall, 99% per source). The area redacted away from plates is
-// held where it stands (8.9% when measured; the target is 2%, nearly met
-// on ro- but not on the close-up oa- photos) so that it cannot silently grow.
+// held where it stands so that it cannot silently grow: 8.9% as detected
+// when measured (the target is 2%, nearly met on ro- but not on the
+// close-up oa- photos), 10.8% as destroyed, grown to whole MCUs.
 var (
-	minRecall      = map[string]float64{"all": 0.995, "oa-eu": 0.99, "oa-us": 0.99, "oa-br": 0.99, "ro": 0.99}
-	maxAwayPercent = 10.0
+	minRecall               = map[string]float64{"all": 0.995, "oa-eu": 0.99, "oa-us": 0.99, "oa-br": 0.99, "ro": 0.99}
+	maxAwayPercent          = 10.0
+	maxDestroyedAwayPercent = 12.0
 )
