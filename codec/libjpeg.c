@@ -105,6 +105,44 @@ pm_coef *pm_coef_read(const unsigned char *data, unsigned long n, char *msg) {
   return p;
 }
 
+int pm_coef_check(pm_coef *p, char *msg) {
+  if (setjmp(p->e.jump)) {
+    pm_copy_msg(msg, p->e.msg);
+    return 1;
+  }
+  for (int c = 0; c < p->d.num_components; c++) {
+    jpeg_component_info *ci = &p->d.comp_info[c];
+    if (ci->quant_table == NULL) {
+      pm_copy_msg(msg, "component without a quantisation table");
+      return 1;
+    }
+    for (int i = 0; i < DCTSIZE2; i++) {
+      if (ci->quant_table->quantval[i] < 1 || ci->quant_table->quantval[i] > 255) {
+        pm_copy_msg(msg, "quantisation value outside 1..255");
+        return 1;
+      }
+    }
+    for (JDIMENSION row = 0; row < ci->height_in_blocks; row++) {
+      JBLOCKARRAY rows = (*p->d.mem->access_virt_barray)(
+          (j_common_ptr)&p->d, p->arrays[c], row, 1, FALSE);
+      for (JDIMENSION b = 0; b < ci->width_in_blocks; b++) {
+        JCOEF *k = rows[0][b];
+        if (k[0] < -1024 || k[0] > 1023) {
+          pm_copy_msg(msg, "DC coefficient out of range");
+          return 1;
+        }
+        for (int i = 1; i < DCTSIZE2; i++) {
+          if (k[i] < -1023 || k[i] > 1023) {
+            pm_copy_msg(msg, "AC coefficient out of range");
+            return 1;
+          }
+        }
+      }
+    }
+  }
+  return 0;
+}
+
 int pm_coef_comps(pm_coef *p) { return p->d.num_components; }
 
 int pm_coef_colorspace_ok(pm_coef *p) {

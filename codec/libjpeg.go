@@ -85,6 +85,10 @@ func ReadCoefficients(data []byte) (*Coefficients, error) {
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
 	}
 	c := &Coefficients{p: p}
+	if C.pm_coef_check(p, &msg[0]) != 0 {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
+	}
 	if C.pm_coef_colorspace_ok(p) == 0 {
 		c.Close()
 		return nil, ErrNotTranscodable

@@ -30,6 +30,10 @@ typedef struct {
 } pm_comp;
 
 pm_coef *pm_coef_read(const unsigned char *data, unsigned long n, char *msg);
+// pm_coef_check refuses what no encoder of 8-bit images writes and the
+// writer could not write back as baseline: quantisation values outside
+// 1..255, coefficients outside the baseline Huffman range. 0 when fine.
+int pm_coef_check(pm_coef *p, char *msg);
 int pm_coef_comps(pm_coef *p);
 int pm_coef_colorspace_ok(pm_coef *p);
 void pm_coef_size(pm_coef *p, int *w, int *h);
