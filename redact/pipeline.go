@@ -79,16 +79,7 @@ type Processor struct {
 // Process runs j through every step. On error nothing of j is usable. An
 // image without any region ends in ErrNoPlate unless the policy keeps it.
 func (p *Processor) Process(ctx context.Context, j *Job) error {
-	defer func() {
-		if j.img != nil {
-			j.img.Close()
-			j.img = nil
-		}
-		if j.coef != nil {
-			j.coef.Close()
-			j.coef = nil
-		}
-	}()
+	defer j.Close()
 	for _, step := range Steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -98,6 +89,19 @@ func (p *Processor) Process(ctx context.Context, j *Job) error {
 		}
 	}
 	return nil
+}
+
+// Close frees what the steps decoded; Process does it itself, callers that
+// run Steps one by one call it.
+func (j *Job) Close() {
+	if j.img != nil {
+		j.img.Close()
+		j.img = nil
+	}
+	if j.coef != nil {
+		j.coef.Close()
+		j.coef = nil
+	}
 }
 
 func decodeStep(_ context.Context, p *Processor, j *Job) error {
