@@ -83,7 +83,7 @@ func TestWriteIsLossless(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.Progressive() || info.Width != c.w || info.Height != c.h {
+			if info.Frame != 0xC0 || info.Width != c.w || info.Height != c.h || len(info.Metadata()) != 0 {
 				t.Fatalf("output frame %+v", info)
 			}
 			again := readCoefficients(t, out)
