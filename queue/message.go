@@ -22,6 +22,10 @@ type Image struct {
 	Time   time.Time // capture time parsed from the name, zero if none
 	// Static are the camera's mask rectangles (burned-in overlays).
 	Static []image.Rectangle
+	// Results, when set, is a results bucket (see ResultsBucket): the
+	// worker puts the output and an Outcome there instead of into its own
+	// sink, for a caller that waits on each job (reprocess).
+	Results string
 }
 
 // Message is the job message on SubjectJobs. In the clear it holds only
@@ -49,6 +53,8 @@ type Meta struct {
 	// Review is set when an operator released the job: ReviewRegions or
 	// ReviewNoPlate.
 	Review string `json:"review,omitempty"`
+	// Results is Image.Results.
+	Results string `json:"results,omitempty"`
 }
 
 // What an operator decided about a quarantined job.
@@ -94,3 +100,34 @@ func metaAAD(id string) []byte { return []byte("platemask/meta/" + id) }
 // quarantine and dead letters: open those with keys.Ring.Open(data,
 // RawAAD(id)).
 func RawAAD(id string) []byte { return []byte("platemask/raw/" + id) }
+
+// ResultsPrefix starts the name of every results bucket. Workers write
+// only into buckets named so: a job cannot point them anywhere else.
+const ResultsPrefix = "PLATEMASK_RESULTS_"
+
+// ResultsBucket is the results bucket for a caller's run, named by a
+// stable label (letters, digits, - and _), so that a resumed run finds the
+// outcomes of jobs published before it stopped.
+func ResultsBucket(label string) string { return ResultsPrefix + label }
+
+func validResults(bucket string) bool {
+	return strings.HasPrefix(bucket, ResultsPrefix) && len(bucket) > len(ResultsPrefix)
+}
+
+// Outcome is what a worker reports in a results bucket, under
+// OutcomeName(ID), once a job has left the queue. It names nothing but
+// the job and its opaque output.
+type Outcome struct {
+	V       int    `json:"v"`
+	ID      string `json:"id"`
+	Result  string `json:"result"`          // EventStored, EventQuarantined or EventDead
+	Image   string `json:"image,omitempty"` // the output's name in the bucket, when stored
+	Regions int    `json:"regions,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// OutcomePrefix starts the names of outcomes in a results bucket.
+const OutcomePrefix = "outcome/"
+
+// OutcomeName is where job id's outcome goes in a results bucket.
+func OutcomeName(id string) string { return OutcomePrefix + id }

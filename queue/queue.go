@@ -153,7 +153,10 @@ type Receipt struct {
 func (q *Queue) Submit(ctx context.Context, img Image) (Receipt, error) {
 	key := q.ring.Current()
 	id := JobID(key.HMAC, img.Camera, img.Source, img.Data)
-	meta, err := json.Marshal(Meta{Camera: img.Camera, Source: img.Source, Time: img.Time, Static: img.Static})
+	if img.Results != "" && !validResults(img.Results) {
+		return Receipt{}, fmt.Errorf("results bucket %q is not named %s...", img.Results, ResultsPrefix)
+	}
+	meta, err := json.Marshal(Meta{Camera: img.Camera, Source: img.Source, Time: img.Time, Static: img.Static, Results: img.Results})
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -240,6 +243,22 @@ func (q *Queue) sealed(ctx context.Context, m Message) ([]byte, error) {
 		return nil, fmt.Errorf("fetch sealed image: %w", err)
 	}
 	return b, nil
+}
+
+// ResultsStore opens a results bucket, creating it (with the queue's
+// replicas) when create is set. Names without ResultsPrefix are refused.
+func (q *Queue) ResultsStore(ctx context.Context, bucket string, create bool) (jetstream.ObjectStore, error) {
+	if !validResults(bucket) {
+		return nil, fmt.Errorf("%w: results bucket %q", outcome.ErrBadMessage, bucket)
+	}
+	st, err := q.js.ObjectStore(ctx, bucket)
+	if err == nil || !create || !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return st, err
+	}
+	return q.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: bucket, Description: "platemask outputs and outcomes of one caller's jobs",
+		Storage: jetstream.FileStorage, Replicas: max(1, q.cfg.Replicas),
+	})
 }
 
 // Finish deletes m's raw object once the job is settled. An object left

@@ -187,3 +187,37 @@ func TestConnectConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestResultsBuckets: workers write only into buckets named as results
+// buckets, and a job cannot name another.
+func TestResultsBuckets(t *testing.T) {
+	srv := brokertest.Start(t)
+	q := brokertest.Open(t, srv.URL(), brokertest.Ring(1), brokertest.Config())
+	ctx := context.Background()
+	for _, bad := range []string{queue.BucketRaw, queue.BucketQuarantine, "KV_x", queue.ResultsPrefix} {
+		if _, err := q.ResultsStore(ctx, bad, true); !errors.Is(err, outcome.ErrBadMessage) {
+			t.Errorf("results store %q: %v", bad, err)
+		}
+		if _, err := q.Submit(ctx, queue.Image{Data: []byte("x"), Source: "a.jpg", Results: bad}); err == nil {
+			t.Errorf("a job naming %q as its results bucket was accepted", bad)
+		}
+	}
+	name := queue.ResultsBucket("run-1")
+	if _, err := q.ResultsStore(ctx, name, false); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("opening a missing results bucket without create: %v", err)
+	}
+	st, err := q.ResultsStore(ctx, name, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutBytes(ctx, queue.OutcomeName("j1"), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := q.ResultsStore(ctx, name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := again.GetBytes(ctx, queue.OutcomeName("j1")); err != nil || string(b) != "{}" {
+		t.Errorf("reopened bucket: %q %v", b, err)
+	}
+}

@@ -79,8 +79,15 @@ var checkpointAAD = []byte("platemask/checkpoint/v1")
 // Path returns the checkpoint file for a run from one store URL to another,
 // under dataDir. The name is a hash: it reveals neither URL.
 func Path(dataDir, from, to string) string {
+	return filepath.Join(dataDir, "reprocess", Label(from, to)+".ckpt")
+}
+
+// Label names the run from one store to another, the same on every resume:
+// a hash of the two URLs. It also names the run's results bucket when it
+// goes through a queue.
+func Label(from, to string) string {
 	sum := sha256.Sum256([]byte("platemask/reprocess/v1\x00" + from + "\x00" + to))
-	return filepath.Join(dataDir, "reprocess", fmt.Sprintf("%x.ckpt", sum[:12]))
+	return fmt.Sprintf("%x", sum[:12])
 }
 
 // OpenCheckpoint loads the checkpoint at path, or starts an empty one.

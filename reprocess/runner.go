@@ -48,7 +48,7 @@ type Result struct {
 
 // A Runner carries tasks through the pipeline to the sink and reports each
 // result through done, from any goroutine. InProcess runs workers in this
-// process; a queue-backed runner can publish tasks to workers elsewhere.
+// process; Queued publishes tasks to workers elsewhere.
 // Run returns when tasks is closed and every task taken has been reported.
 type Runner interface {
 	Run(ctx context.Context, tasks <-chan Task, done func(Result)) error
@@ -197,9 +197,13 @@ func (r *InProcess) quarantine(ctx context.Context, res Result, job *redact.Job)
 	return res
 }
 
-// put writes and then verifies that the object is there whole.
 func (r *InProcess) put(ctx context.Context, s store.Store, key string, data []byte, contentType string) error {
-	err := r.retry(ctx, func() error {
+	return putVerified(ctx, s, r.Retries, key, data, contentType)
+}
+
+// putVerified writes and then verifies that the object is there whole.
+func putVerified(ctx context.Context, s store.Store, retries int, key string, data []byte, contentType string) error {
+	err := retryStore(ctx, retries, func() error {
 		if err := s.Put(ctx, key, data, contentType); err != nil {
 			return err
 		}
@@ -222,16 +226,23 @@ func (r *InProcess) deleteSource(ctx context.Context, key string) error {
 	if !r.DeleteSource {
 		return nil
 	}
-	if err := r.retry(ctx, func() error { return r.Source.Delete(ctx, key) }); err != nil {
+	return deleteSource(ctx, r.Source, r.Retries, key)
+}
+
+func deleteSource(ctx context.Context, s store.Store, retries int, key string) error {
+	if err := retryStore(ctx, retries, func() error { return s.Delete(ctx, key) }); err != nil {
 		return fmt.Errorf("%w: delete source: %w", errStore, err)
 	}
 	return nil
 }
 
-// retry runs op until it succeeds, fails for good (not found, too large,
-// bad key) or the retries are spent.
 func (r *InProcess) retry(ctx context.Context, op func() error) error {
-	retries := r.Retries
+	return retryStore(ctx, r.Retries, op)
+}
+
+// retryStore runs op until it succeeds, fails for good (not found, too
+// large, bad key) or the retries are spent (0: 3).
+func retryStore(ctx context.Context, retries int, op func() error) error {
 	if retries == 0 {
 		retries = 3
 	}

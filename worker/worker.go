@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -206,13 +207,24 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, pr *redact.Process
 		return
 	}
 	defer p.inProgress(msg)()
+	results := p.resultsOf(m)
 	var job *redact.Job
 	if delivered > uint64(p.cfg.MaxAttempts) {
 		err = outcome.ErrExhausted
 	} else {
 		job, err = p.process(work, msg, m, pr)
 	}
-	p.settle(work, msg, m, delivered, job, err)
+	p.settle(work, msg, m, results, delivered, job, err)
+}
+
+// resultsOf is the results bucket m's sealed meta names, if any. A meta
+// that does not open is left to process, which fails the job for it.
+func (p *Pool) resultsOf(m queue.Message) string {
+	meta, err := p.q.OpenMeta(queue.JobInfo{ID: m.ID, Meta: m.Meta})
+	if err != nil {
+		return ""
+	}
+	return meta.Results
 }
 
 // inProgress tells the broker the job is alive until the returned stop is
@@ -272,10 +284,17 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 
 // settle is the one place a job's fate is decided, from outcome's table:
 // stored and acked, quarantined, dead-lettered, or retried later. The raw
-// object is deleted only after the broker confirmed the ack.
-func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, job *redact.Job, err error) {
+// object is deleted only after the broker confirmed the ack. A job that
+// names a results bucket has its output stored there instead of in the
+// sink, and its outcome reported there before it leaves the queue.
+func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, results string, delivered uint64, job *redact.Job, err error) {
 	if err == nil {
-		if err = p.sink.Put(ctx, job.Record, job.Output); err == nil {
+		err = p.store(ctx, results, job)
+		if err == nil {
+			err = p.report(ctx, results, queue.Outcome{ID: m.ID, Result: queue.EventStored,
+				Image: job.Record.Image, Regions: job.Record.Regions})
+		}
+		if err == nil {
 			if p.m != nil {
 				p.m.Destroyed.Observe(job.Record.Destroyed)
 			}
@@ -294,9 +313,17 @@ func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, d
 			p.retry(ctx, msg, m, delivered, log, err)
 			return
 		}
+		if err := p.report(ctx, results, queue.Outcome{ID: m.ID, Result: queue.EventQuarantined, Reason: k.Reason}); err != nil {
+			p.retry(ctx, msg, m, delivered, log, err)
+			return
+		}
 		p.ack(ctx, msg, m, delivered, queue.EventQuarantined, k.Reason)
 	case outcome.Dead:
 		if err := p.q.DeadLetter(ctx, m, k.Reason, delivered); err != nil {
+			p.retry(ctx, msg, m, delivered, log, err)
+			return
+		}
+		if err := p.report(ctx, results, queue.Outcome{ID: m.ID, Result: queue.EventDead, Reason: k.Reason}); err != nil {
 			p.retry(ctx, msg, m, delivered, log, err)
 			return
 		}
@@ -315,6 +342,44 @@ func (p *Pool) settle(ctx context.Context, msg jetstream.Msg, m queue.Message, d
 		}
 		p.retry(ctx, msg, m, delivered, log, err)
 	}
+}
+
+// store puts a redacted job into the sink, or into its results bucket.
+func (p *Pool) store(ctx context.Context, results string, job *redact.Job) error {
+	if results == "" {
+		return p.sink.Put(ctx, job.Record, job.Output)
+	}
+	st, err := p.q.ResultsStore(ctx, results, false)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	return (&sink.Objects{Store: st}).Put(ctx, job.Record, job.Output)
+}
+
+// report puts o into the job's results bucket, when it names one. A
+// bucket that is gone or misnamed has nobody waiting on it: that is
+// logged, not retried.
+func (p *Pool) report(ctx context.Context, results string, o queue.Outcome) error {
+	if results == "" {
+		return nil
+	}
+	st, err := p.q.ResultsStore(ctx, results, false)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, outcome.ErrBadMessage) {
+			p.log.Warn("worker: outcome not reported: no results bucket", "job", o.ID)
+			return nil
+		}
+		return fmt.Errorf("results: %w", err)
+	}
+	o.V = 1
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	if _, err := st.PutBytes(ctx, queue.OutcomeName(o.ID), b); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	return nil
 }
 
 func (p *Pool) retry(ctx context.Context, msg jetstream.Msg, m queue.Message, delivered uint64, log *slog.Logger, err error) {

@@ -23,10 +23,12 @@ import (
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/command/pipeline"
 	"github.com/platemask/platemask/command/storeflag"
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/keys"
+	"github.com/platemask/platemask/queue"
 	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/reprocess"
 	"github.com/platemask/platemask/store"
@@ -62,6 +64,12 @@ type Options struct {
 	Quality     int
 	MaxBytes    int64
 	MaxPixels   int64
+
+	// Broker, when --nats is set, sends the work to the workers of that
+	// queue instead of running workers here.
+	Broker   pipeline.BrokerFlags
+	InFlight int
+	Wait     time.Duration
 
 	stores *storeflag.Flags
 	// Store overrides the store configuration (tests).
@@ -99,6 +107,15 @@ rsync -a into a folder) needs --restart to pick those up.
 --delete-source removes a source object only after its output (or sealed
 quarantine copy) has been read back from the sink with the right size.
 
+With --nats, the work goes to the workers of that queue (platemask worker,
+platemask serve) instead of workers in this process, so that many machines
+share one archive: each object is published as a sealed job whose output
+comes back through a results bucket on the broker, and is then written to
+--to as above. Workers need the same keys, and their own settings (detector,
+method, quality) apply. Images without a plate stay in the queue's
+quarantine for review (platemask queue review), failures in its dead
+letters. At most --in-flight jobs are out at once.
+
 ` + storeflag.Help + `
 
 Exit status: 0 when every object was redacted or quarantined, 1 when any
@@ -106,7 +123,8 @@ failed or the run was interrupted, 2 on usage errors, 3 when a store or the
 keys could not be used.`,
 		Example: `  platemask reprocess --from /srv/anpr-dump --to s3://clean-archive/site-7
   platemask reprocess --from az://acct/raw --to az://acct/pseudonymised --delete-source
-  AWS_ENDPOINT_URL=http://127.0.0.1:7070 platemask reprocess --from s3://raw --to s3://clean`,
+  AWS_ENDPOINT_URL=http://127.0.0.1:7070 platemask reprocess --from s3://raw --to s3://clean
+  platemask reprocess --from az://acct/raw --to s3://clean --nats nats://broker:4222`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return Run(cmd.Context(), o)
@@ -141,6 +159,9 @@ keys could not be used.`,
 	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse objects larger than this")
 	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse images with more pixels than this")
 	o.stores = storeflag.Add(f)
+	o.Broker.RegisterConnect(f)
+	f.IntVar(&o.InFlight, "in-flight", 64, "with --nats: most jobs published and not yet settled")
+	f.DurationVar(&o.Wait, "job-wait", 10*time.Minute, "with --nats: stop when a job has not settled within this time (no workers?)")
 	return cmd
 }
 
@@ -202,9 +223,35 @@ func Run(ctx context.Context, o *Options) error {
 			return cmdutil.UsageError("--quarantine must not lie inside the source")
 		}
 	}
+	if o.Broker.URLs != "" {
+		switch {
+		case o.Quarantine != "":
+			return cmdutil.UsageError("--quarantine does not apply with --nats: quarantined images stay in the queue's quarantine")
+		case o.InFlight < 1:
+			return cmdutil.UsageError("--in-flight must be at least 1")
+		case o.Wait <= 0:
+			return cmdutil.UsageError("--job-wait must be positive")
+		}
+	}
 	ring, newProc, parser, err := setup(o)
 	if err != nil {
 		return err
+	}
+	var runner reprocess.Runner = &reprocess.InProcess{Workers: o.Workers, NewProcessor: newProc, Parser: parser, Keys: ring,
+		Source: src, Sink: sink, Quarantine: quar, DeleteSource: o.DeleteSource}
+	if o.Broker.URLs != "" {
+		nc, err := o.Broker.Connect(o.Broker.URLs, "platemask-reprocess", pipeline.Logger(o.IO.ErrOut))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		q, err := queue.Attach(ctx, nc, ring)
+		if err != nil {
+			return err
+		}
+		runner = &reprocess.Queued{Queue: q, Results: queue.ResultsBucket(reprocess.Label(src.String(), sink.String())),
+			InFlight: o.InFlight, Wait: o.Wait, Parser: parser, MaxBytes: o.MaxBytes,
+			Source: src, Sink: sink, DeleteSource: o.DeleteSource}
 	}
 
 	ckPath := reprocess.Path(o.DataDir, src.String(), sink.String())
@@ -243,9 +290,8 @@ func Run(ctx context.Context, o *Options) error {
 	failedBy := map[string]int{}
 	var fmu sync.Mutex
 	run := reprocess.New(reprocess.Config{
-		Source: src,
-		Runner: &reprocess.InProcess{Workers: o.Workers, NewProcessor: newProc, Parser: parser, Keys: ring,
-			Source: src, Sink: sink, Quarantine: quar, DeleteSource: o.DeleteSource},
+		Source:      src,
+		Runner:      runner,
 		Checkpoint:  ck,
 		Window:      o.Window,
 		RetryFailed: o.RetryFailed,
