@@ -23,6 +23,9 @@ import (
 // the image (not oriented: callers use it only for unrotated frames) and
 // the factor by which it is smaller than the frame.
 func DecodeReduced(data []byte, info *jpeginfo.Info, maxSide int) (*Image, int, error) {
+	if len(data) == 0 {
+		return nil, 0, ErrEmpty
+	}
 	long := max(info.Width, info.Height)
 	denom := 1
 	for _, d := range []int{8, 4, 2} {
@@ -137,6 +140,7 @@ func (c *Coefficients) Bounds() image.Rectangle { return image.Rect(0, 0, c.w, c
 // Close frees the coefficients.
 func (c *Coefficients) Close() error {
 	if c.p != nil {
+		c.rows = nil // views of the memory freed next
 		C.pm_coef_free(c.p)
 		c.p = nil
 	}
