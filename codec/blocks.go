@@ -49,17 +49,24 @@ func (c *Coefficients) DecodeArea(dst []byte, bounds, area image.Rectangle) erro
 	mr := c.mcus(area)
 	for my := mr.Min.Y; my < mr.Max.Y; my++ {
 		for mx := mr.Min.X; mx < mr.Max.X; mx++ {
+			px := image.Rect(mx*m.X, my*m.Y, (mx+1)*m.X, (my+1)*m.Y).Intersect(area)
+			inMCU := px.Sub(image.Pt(mx*m.X, my*m.Y))
 			for ci, comp := range c.comps {
 				pw := 8 * comp.h
+				fx, fy := 8*c.maxH/comp.h, 8*c.maxV/comp.v // pixels a block spans
 				for j := 0; j < comp.v; j++ {
 					row := c.row(ci, my*comp.v+j)
 					for i := 0; i < comp.h; i++ {
+						// Only blocks under the wanted pixels: a band of a
+						// few pixels needs one of an MCU's rows of blocks.
+						if !image.Rect(i*fx, j*fy, (i+1)*fx, (j+1)*fy).Overlaps(inMCU) {
+							continue
+						}
 						b := (mx*comp.h + i) * 64
 						idct(row[b:b+64], &comp.quant, planes[ci][(j*8*pw)+i*8:], pw)
 					}
 				}
 			}
-			px := image.Rect(mx*m.X, my*m.Y, (mx+1)*m.X, (my+1)*m.Y).Intersect(area)
 			for y := px.Min.Y; y < px.Max.Y; y++ {
 				o := ((y-bounds.Min.Y)*bounds.Dx() + px.Min.X - bounds.Min.X) * 3
 				c.convertRow(planes, y-my*m.Y, px.Min.X-mx*m.X, px.Max.X-mx*m.X, dst[o:o+px.Dx()*3])

@@ -125,14 +125,26 @@ int pm_coef_check(pm_coef *p, char *msg) {
     for (JDIMENSION row = 0; row < ci->height_in_blocks; row++) {
       JBLOCKARRAY rows = (*p->d.mem->access_virt_barray)(
           (j_common_ptr)&p->d, p->arrays[c], row, 1, FALSE);
+      // A branch-free pass over the row flags anything outside -1023..1023
+      // (it vectorises); only a flagged row is looked at block by block,
+      // since a DC of -1024 is fine.
+      const JCOEF *k = rows[0][0];
+      size_t n = (size_t)ci->width_in_blocks * DCTSIZE2;
+      unsigned flagged = 0;
+      for (size_t i = 0; i < n; i++) {
+        flagged |= (unsigned)(k[i] + 1023) > 2046u;
+      }
+      if (!flagged) {
+        continue;
+      }
       for (JDIMENSION b = 0; b < ci->width_in_blocks; b++) {
-        JCOEF *k = rows[0][b];
-        if (k[0] < -1024 || k[0] > 1023) {
+        const JCOEF *blk = rows[0][b];
+        if (blk[0] < -1024 || blk[0] > 1023) {
           pm_copy_msg(msg, "DC coefficient out of range");
           return 1;
         }
         for (int i = 1; i < DCTSIZE2; i++) {
-          if (k[i] < -1023 || k[i] > 1023) {
+          if (blk[i] < -1023 || blk[i] > 1023) {
             pm_copy_msg(msg, "AC coefficient out of range");
             return 1;
           }

@@ -27,7 +27,7 @@ func destroyBlocks(c *codec.Coefficients, rects []image.Rectangle, m Method) ([]
 	// spanning the frame.
 	windows := make([]image.Rectangle, len(painted))
 	for i, a := range painted {
-		windows[i] = c.Align(a.Inset(-8))
+		windows[i] = a.Inset(-8).Intersect(c.Bounds())
 	}
 	for _, g := range groups(windows) {
 		if err := paintGroup(c, painted, windows, g, m); err != nil {
@@ -47,7 +47,7 @@ func paintGroup(c *codec.Coefficients, painted, windows []image.Rectangle, group
 	pix := make([]byte, bounds.Dx()*bounds.Dy()*3)
 	local := make([]image.Rectangle, 0, len(group))
 	for _, i := range group {
-		// Only the ring a window adds around its rect is ever read; the
+		// Only the band a window adds around its rect is ever read; the
 		// inside can be most of the frame.
 		w, a := windows[i], painted[i]
 		for _, r := range []image.Rectangle{
