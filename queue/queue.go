@@ -261,6 +261,29 @@ func (q *Queue) ResultsStore(ctx context.Context, bucket string, create bool) (j
 	})
 }
 
+// DropResults deletes a results bucket that holds nothing any more, when
+// its caller is done with it. A bucket that still holds objects is kept.
+func (q *Queue) DropResults(ctx context.Context, bucket string) error {
+	st, err := q.ResultsStore(ctx, bucket, false)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	left, err := st.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return fmt.Errorf("results bucket: %w", err)
+	}
+	if len(left) > 0 {
+		return nil
+	}
+	if err := q.js.DeleteObjectStore(ctx, bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("results bucket: %w", err)
+	}
+	return nil
+}
+
 // Finish deletes m's raw object once the job is settled. An object left
 // behind by a crash expires with RawTTL.
 func (q *Queue) Finish(ctx context.Context, m Message) error {

@@ -220,4 +220,20 @@ func TestResultsBuckets(t *testing.T) {
 	if b, err := again.GetBytes(ctx, queue.OutcomeName("j1")); err != nil || string(b) != "{}" {
 		t.Errorf("reopened bucket: %q %v", b, err)
 	}
+	// Dropped only once empty.
+	if err := q.DropResults(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.ResultsStore(ctx, name, false); err != nil {
+		t.Fatalf("a results bucket holding an outcome was dropped: %v", err)
+	}
+	if err := st.Delete(ctx, queue.OutcomeName("j1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.DropResults(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.ResultsStore(ctx, name, false); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("an empty results bucket was kept: %v", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,17 +55,27 @@ func (r *Queued) Run(ctx context.Context, tasks <-chan Task, done func(Result)) 
 	}
 	defer out.stop()
 	var wg sync.WaitGroup
+	var unfinished atomic.Int64
 	for range max(1, r.InFlight) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for t := range tasks {
-				done(r.one(ctx, st, out, t))
+				res := r.one(ctx, st, out, t)
+				if res.Err != nil {
+					unfinished.Add(1)
+				}
+				done(res)
 			}
 		}()
 	}
 	wg.Wait()
-	return nil
+	if ctx.Err() != nil || unfinished.Load() > 0 {
+		return nil // kept for the run that resumes
+	}
+	// Every task taken settled and was collected: the bucket is empty
+	// unless another run shares it, and DropResults keeps it then.
+	return r.Queue.DropResults(ctx, r.Results)
 }
 
 func (r *Queued) one(ctx context.Context, st jetstream.ObjectStore, out *outcomes, t Task) Result {
