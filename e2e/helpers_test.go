@@ -99,6 +99,13 @@ func startWorker(t *testing.T, name, url, out string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"worker", "--nats", url, "--out", out, "--workers", "2", "--ack-wait", "2s",
 		"--no-plate", "keep"}, extra...)
+	return startCLI(t, name, args...)
+}
+
+// startCLI runs a platemask command as its own process, with the test
+// keys in its environment.
+func startCLI(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
 	env := append(keyEnv(), envWorker+"="+strings.Join(args, "\x1f"))
 	return startProc(t, name, env, os.Args[0], "-test.run=^$")
 }
