@@ -14,7 +14,7 @@ import (
 
 // QualityUsage explains the quality setting to users of every command that
 // redacts.
-const QualityUsage = "JPEG quality of outputs: 0 keeps each source's own compression and re-encodes only the blocks under destroyed regions (fastest; nothing else loses quality); 1-100 re-encodes whole images at that quality"
+const QualityUsage = "JPEG quality of outputs: 0 keeps each source's own compression and re-encodes only the blocks under destroyed regions, so nothing else loses quality; 1-100 re-encodes whole images at that quality"
 
 // CheckQuality accepts 0 (keep the source's compression) to 100.
 func CheckQuality(q int) error {
