@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/queue"
 	"github.com/platemask/platemask/sink"
@@ -91,7 +92,7 @@ func (r *Queued) one(ctx context.Context, st jetstream.ObjectStore, out *outcome
 	})
 	switch {
 	case errors.Is(err, store.ErrTooLarge):
-		res.Status, res.Reason = Failed, "file too large"
+		res.Status, res.Reason = Failed, codec.ErrTooLarge.Error()
 		return res
 	case errors.Is(err, store.ErrNotFound):
 		res.Status, res.Reason = Failed, "vanished from the source while running"
