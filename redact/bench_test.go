@@ -135,17 +135,20 @@ func BenchmarkFullHD(b *testing.B) {
 		}
 		fullHD(b, images)
 	})
-	b.Run("photos", func(b *testing.B) {
-		var images [][]byte
-		for _, data := range devImages(b, 24) {
-			img, err := jpeg.Decode(bytes.NewReader(data))
-			if err != nil {
-				b.Fatal(err)
-			}
-			images = append(images, encode(b, imaging.Fill(img, 1920, 1080, imaging.Center, imaging.Linear)))
+	b.Run("photos", func(b *testing.B) { fullHD(b, photosFullHD(b)) })
+}
+
+// photosFullHD is 24 dev photos filled to 1920x1080 and re-encoded.
+func photosFullHD(b *testing.B) [][]byte {
+	var images [][]byte
+	for _, data := range devImages(b, 24) {
+		img, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
 		}
-		fullHD(b, images)
-	})
+		images = append(images, encode(b, imaging.Fill(img, 1920, 1080, imaging.Center, imaging.Linear)))
+	}
+	return images
 }
 
 func encode(b *testing.B, img image.Image) []byte {
@@ -224,14 +227,7 @@ func fullHD(b *testing.B, images [][]byte) {
 // step, for the default (rewriting the blocks under regions) and for
 // re-encoding the whole image at quality 90.
 func BenchmarkSteps(b *testing.B) {
-	var images [][]byte
-	for _, data := range devImages(b, 24) {
-		img, err := jpeg.Decode(bytes.NewReader(data))
-		if err != nil {
-			b.Fatal(err)
-		}
-		images = append(images, encode(b, imaging.Fill(img, 1920, 1080, imaging.Center, imaging.Linear)))
-	}
+	images := photosFullHD(b)
 	detect.SetThreads(1)
 	d, err := detect.New(detect.NewDefaultConfig())
 	if err != nil {
