@@ -73,12 +73,11 @@ func MaxSide(d Detector) int {
 }
 
 // ScaleUp maps regions found on an image reduced by scale (see MaxSide)
-// onto the frame, clipped to its bounds.
+// onto the frame, clipped to its bounds, in place.
 func ScaleUp(rs []Region, scale int, bounds image.Rectangle) []Region {
 	out := rs[:0]
 	for _, r := range rs {
-		m := r.Rect.Min.Mul(scale)
-		r.Rect = image.Rectangle{Min: m, Max: r.Rect.Max.Mul(scale)}.Intersect(bounds)
+		r.Rect = image.Rectangle{Min: r.Rect.Min.Mul(scale), Max: r.Rect.Max.Mul(scale)}.Intersect(bounds)
 		if !r.Rect.Empty() {
 			out = append(out, r)
 		}
