@@ -78,7 +78,7 @@ func identifying(in []byte) [][2]int {
 	if err != nil {
 		return [][2]int{{0, len(in)}}
 	}
-	spans := metadata(in)
+	spans := metadataSpans(info)
 	for _, s := range info.Segments {
 		if s.Marker == 0xDA {
 			spans = append(spans, [2]int{s.Offset + s.Length, len(in)})
@@ -94,6 +94,10 @@ func metadata(in []byte) [][2]int {
 	if err != nil {
 		return [][2]int{{0, len(in)}}
 	}
+	return metadataSpans(info)
+}
+
+func metadataSpans(info *jpeginfo.Info) [][2]int {
 	var spans [][2]int
 	for _, s := range info.Metadata() {
 		spans = append(spans, [2]int{s.Offset, s.Offset + s.Length})
