@@ -91,7 +91,14 @@ func TestReprocessThroughWorkersKilled(t *testing.T) {
 	from, _ := store.Open(ctx, src, store.Config{})
 	to, _ := store.Open(ctx, dst, store.Config{})
 	bucket := queue.ResultsBucket(reprocess.Label(from.String(), to.String()))
-	if _, err := q.ResultsStore(ctx, bucket, false); !errors.Is(err, jetstream.ErrBucketNotFound) {
-		t.Errorf("results bucket after the complete run: %v", err)
+	if st, err := q.ResultsStore(ctx, bucket, false); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		var names []string
+		if err == nil {
+			left, _ := st.List(ctx)
+			for _, o := range left {
+				names = append(names, o.Name)
+			}
+		}
+		t.Errorf("results bucket after the complete run: %v, holding %v", err, names)
 	}
 }

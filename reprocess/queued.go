@@ -16,6 +16,7 @@ import (
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/queue"
+	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/sink"
 	"github.com/platemask/platemask/store"
 )
@@ -74,16 +75,59 @@ func (r *Queued) Run(ctx context.Context, tasks <-chan Task, done func(Result)) 
 	if ctx.Err() != nil || unfinished.Load() > 0 {
 		return nil // kept for the run that resumes
 	}
-	// Every task taken settled and was collected: the bucket is empty
-	// unless another run shares it, and DropResults keeps it then.
+	// Every task taken settled and was collected. What is left are second
+	// outcomes of jobs a worker ran twice (it died before acking) after
+	// the first was collected: clear them, then drop the bucket (kept if
+	// anything remains).
+	if err := r.sweep(ctx, st); err != nil {
+		return err
+	}
 	return r.Queue.DropResults(ctx, r.Results)
+}
+
+// sweep removes outcomes (and their outputs) of jobs already collected.
+func (r *Queued) sweep(ctx context.Context, st jetstream.ObjectStore) error {
+	left, err := st.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: results: %w", errStore, err)
+	}
+	for _, info := range left {
+		if !strings.HasPrefix(info.Name, queue.OutcomePrefix) {
+			continue
+		}
+		b, err := st.GetBytes(ctx, info.Name)
+		if err != nil {
+			continue
+		}
+		var o queue.Outcome
+		if json.Unmarshal(b, &o) != nil {
+			continue
+		}
+		names := []string{info.Name}
+		if o.Result == queue.EventStored {
+			if _, err := r.Sink.Stat(ctx, sink.RecordName(o.Image)); err != nil {
+				continue // not collected: keep it for whoever can
+			}
+			names = append(names, o.Image, sink.RecordName(o.Image))
+		}
+		for _, n := range names {
+			if err := st.Delete(ctx, n); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return fmt.Errorf("%w: results: %w", errStore, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (r *Queued) one(ctx context.Context, st jetstream.ObjectStore, out *outcomes, t Task) Result {
 	res := Result{Task: t}
+	// An unfinished task has no status, whatever it had reached: it is not
+	// recorded, and runs again on resume.
 	unfinished := func(err error) Result {
-		res.Err = err
-		return res
+		return Result{Task: t, Bytes: res.Bytes, Err: err}
 	}
 	var data []byte
 	err := retryStore(ctx, r.Retries, func() (err error) {
@@ -109,33 +153,53 @@ func (r *Queued) one(ctx context.Context, st jetstream.ObjectStore, out *outcome
 	// before Submit returns.
 	ch, settled := out.expect(id)
 	defer out.forget(id, ch)
+	earlier := false
 	if !settled {
-		if _, err := r.Queue.Submit(ctx, img); err != nil {
+		rc, err := r.Queue.Submit(ctx, img)
+		if err != nil {
 			return unfinished(fmt.Errorf("%w: queue: %w", errStore, err))
 		}
-	}
-	wait := r.Wait
-	if wait <= 0 {
-		wait = 10 * time.Minute
-	}
-	var o queue.Outcome
-	select {
-	case o = <-ch:
-	case <-ctx.Done():
-		return unfinished(ctx.Err())
-	case <-time.After(wait):
-		return unfinished(fmt.Errorf("a job did not settle within %s: are workers running against this queue?", wait))
-	}
-	switch o.Result {
-	case queue.EventStored:
-		if err := r.collect(ctx, st, o); err != nil {
-			return unfinished(err)
+		if rc.Duplicate {
+			if res, earlier, err = r.settledBefore(ctx, img, res); err != nil {
+				return unfinished(err)
+			}
+			if earlier && res.Status != Redacted {
+				// A worker holds a job before it reports the outcome: let
+				// one that is on its way arrive, so that it is removed
+				// below rather than left in the bucket.
+				select {
+				case <-ch:
+				case <-time.After(outcomeGrace):
+				case <-ctx.Done():
+					return unfinished(ctx.Err())
+				}
+			}
 		}
-		res.Status, res.Output, res.Regions = Redacted, o.Image, o.Regions
-	case queue.EventQuarantined:
-		res.Status, res.Output, res.Reason = Quarantined, "queue quarantine", o.Reason
-	default:
-		res.Status, res.Reason = Failed, o.Reason
+	}
+	if !earlier {
+		wait := r.Wait
+		if wait <= 0 {
+			wait = 10 * time.Minute
+		}
+		var o queue.Outcome
+		select {
+		case o = <-ch:
+		case <-ctx.Done():
+			return unfinished(ctx.Err())
+		case <-time.After(wait):
+			return unfinished(fmt.Errorf("a job did not settle within %s: are workers running against this queue?", wait))
+		}
+		switch o.Result {
+		case queue.EventStored:
+			if err := r.collect(ctx, st, o); err != nil {
+				return unfinished(err)
+			}
+			res.Status, res.Output, res.Regions = Redacted, o.Image, o.Regions
+		case queue.EventQuarantined:
+			res.Status, res.Output, res.Reason = Quarantined, "queue quarantine", o.Reason
+		default:
+			res.Status, res.Reason = Failed, o.Reason
+		}
 	}
 	if res.Status != Failed && r.DeleteSource {
 		if err := deleteSource(ctx, r.Source, r.Retries, t.Key); err != nil {
@@ -143,10 +207,46 @@ func (r *Queued) one(ctx context.Context, st jetstream.ObjectStore, out *outcome
 		}
 	}
 	// The outcome goes last: a run stopped before this finds it again.
-	if err := st.Delete(ctx, queue.OutcomeName(o.ID)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+	if err := st.Delete(ctx, queue.OutcomeName(id)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return unfinished(fmt.Errorf("%w: results: %w", errStore, err))
 	}
 	return res
+}
+
+// outcomeGrace is how long a job found held in quarantine or dead letters
+// is given for its outcome to arrive: the worker reports right after.
+const outcomeGrace = 2 * time.Second
+
+// settledBefore handles a job the broker already had (it drops a second
+// publish of a job id within its duplicate window, so no new outcome will
+// come): an earlier run published it and may have collected its outcome
+// without recording the task, stopped in between. Its output in the sink,
+// or the job in the queue's quarantine or dead letters, settles the task;
+// a job still in the queue (ok false) is waited for as usual.
+func (r *Queued) settledBefore(ctx context.Context, img queue.Image, res Result) (Result, bool, error) {
+	name := redact.OutputName(r.Queue.Ring().Current().HMAC, img.Camera, img.Source, img.Data)
+	if b, err := r.Sink.Get(ctx, sink.RecordName(name), 1<<20); err == nil {
+		var rec redact.Record
+		if json.Unmarshal(b, &rec) == nil && rec.Image == name {
+			res.Status, res.Output, res.Regions = Redacted, name, rec.Regions
+			return res, true, nil
+		}
+	}
+	id := queue.JobID(r.Queue.Ring().Current().HMAC, img.Camera, img.Source, img.Data)
+	j, err := r.Queue.Find(ctx, id)
+	switch {
+	case errors.Is(err, queue.ErrJobNotFound):
+		return res, false, nil // its outcome may yet come through the bucket
+	case err != nil:
+		return res, false, fmt.Errorf("%w: queue: %w", errStore, err)
+	case j.State == queue.StateQuarantined:
+		res.Status, res.Output, res.Reason = Quarantined, "queue quarantine", j.Reason
+	case j.State == queue.StateDead:
+		res.Status, res.Reason = Failed, j.Reason
+	default:
+		return res, false, nil // still in the queue
+	}
+	return res, true, nil
 }
 
 // collect copies a stored job's image and record from the results bucket

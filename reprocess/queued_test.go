@@ -3,6 +3,7 @@ package reprocess
 import (
 	"context"
 	"errors"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/internal/brokertest"
+	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/queue"
 	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/sink"
@@ -35,29 +37,7 @@ func TestQueuedResumeExactlyOnce(t *testing.T) {
 	dst, _ := store.Open(ctx, filepath.Join(t.TempDir(), "sink"), store.Config{})
 	ckPath := Path(t.TempDir(), src.String(), dst.String())
 
-	srv := brokertest.Start(t)
-	q := brokertest.Open(t, srv.URL(), ring, brokertest.Config())
-	ownOut := t.TempDir()
-	own, err := sink.NewDir(ownOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wc := worker.NewDefaultConfig()
-	wc.Workers, wc.MaxAttempts = 2, 2
-	wc.Backoff, wc.FetchWait = []time.Duration{10 * time.Millisecond}, 200*time.Millisecond
-	wc.NewProcessor = func() (*redact.Processor, error) {
-		return &redact.Processor{Limits: codec.DefaultLimits(), Keys: ring,
-			Policy: redact.Policy{Method: redact.Blur, TimeBucket: redact.BucketDay, NoPlate: redact.Keep}}, nil
-	}
-	pool, err := worker.New(q, own, wc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stopWorkers := context.WithCancel(ctx)
-	workersDone := make(chan error, 1)
-	go func() { workersDone <- pool.Run(wctx) }()
-	defer func() { stopWorkers(); <-workersDone }()
-
+	q, ownOut := queueWithWorkers(t, ring)
 	parser, _ := ingest.NewParser("")
 	bucket := queue.ResultsBucket("test")
 	var processed atomic.Int64
@@ -121,8 +101,15 @@ func TestQueuedResumeExactlyOnce(t *testing.T) {
 		t.Errorf("the workers' own sink got %d files", len(ents))
 	}
 	// The complete run dropped its results bucket, empty.
-	if _, err := q.ResultsStore(ctx, bucket, false); !errors.Is(err, jetstream.ErrBucketNotFound) {
-		t.Errorf("results bucket after a complete run: %v", err)
+	if st, err := q.ResultsStore(ctx, bucket, false); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		var names []string
+		if err == nil {
+			left, _ := st.List(ctx)
+			for _, o := range left {
+				names = append(names, o.Name)
+			}
+		}
+		t.Errorf("results bucket after a complete run: %v, holding %v", err, names)
 	}
 	dead, err := q.HeldJobs(ctx, true)
 	if err != nil {
@@ -130,6 +117,76 @@ func TestQueuedResumeExactlyOnce(t *testing.T) {
 	}
 	if len(dead) != 60-len(good) {
 		t.Errorf("%d dead letters, want %d", len(dead), 60-len(good))
+	}
+}
+
+// queueWithWorkers starts a broker and a worker pool on it that stores
+// into a folder of its own, which it returns.
+func queueWithWorkers(t *testing.T, ring *keys.Ring) (*queue.Queue, string) {
+	t.Helper()
+	srv := brokertest.Start(t)
+	q := brokertest.Open(t, srv.URL(), ring, brokertest.Config())
+	ownOut := t.TempDir()
+	own, err := sink.NewDir(ownOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := worker.NewDefaultConfig()
+	wc.Workers, wc.MaxAttempts = 2, 2
+	wc.Backoff, wc.FetchWait = []time.Duration{10 * time.Millisecond}, 200*time.Millisecond
+	wc.NewProcessor = func() (*redact.Processor, error) {
+		return &redact.Processor{Limits: codec.DefaultLimits(), Keys: ring,
+			Policy: redact.Policy{Method: redact.Blur, TimeBucket: redact.BucketDay, NoPlate: redact.Keep}}, nil
+	}
+	pool, err := worker.New(q, own, wc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return q, ownOut
+}
+
+// TestQueuedCheckpointLost: a run that stopped after collecting outputs
+// but before recording them publishes those jobs again, and the broker
+// drops them as duplicates, so no outcome comes back. Here the whole
+// checkpoint is lost after a complete run: the rerun must still settle
+// every object at once, from the sink and the dead letters.
+func TestQueuedCheckpointLost(t *testing.T) {
+	ctx := context.Background()
+	ring := testRing(t)
+	src, good := fixture(t, 20)
+	dst, _ := store.Open(ctx, filepath.Join(t.TempDir(), "sink"), store.Config{})
+	ckPath := Path(t.TempDir(), src.String(), dst.String())
+	q, _ := queueWithWorkers(t, ring)
+	parser, _ := ingest.NewParser("")
+	run := func() Stats {
+		ck, err := OpenCheckpoint(ckPath, ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ck.Close()
+		runner := &Queued{Queue: q, Results: queue.ResultsBucket("lost"), InFlight: 4, Wait: 20 * time.Second,
+			Parser: parser, MaxBytes: 1 << 20, Source: src, Sink: dst}
+		rp := New(Config{Source: src, Runner: runner, Checkpoint: ck})
+		if err := rp.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return rp.Stats()
+	}
+	first := run()
+	if err := os.Remove(ckPath); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	second := run()
+	if second.Redacted != int64(len(good)) || second.Failed != first.Failed || second.Failed != int64(20-len(good)) {
+		t.Errorf("rerun without a checkpoint: %+v (first %+v)", second, first)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("rerun took %s: it waited on jobs the broker dropped as duplicates", d)
 	}
 }
 

@@ -350,6 +350,13 @@ func (p *Pool) store(ctx context.Context, results string, job *redact.Job) error
 		return p.sink.Put(ctx, job.Record, job.Output)
 	}
 	st, err := p.q.ResultsStore(ctx, results, false)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		// The caller drops its bucket only once it has collected every
+		// output: this is a second run of a job already collected (its
+		// first worker died before acking).
+		p.log.Info("worker: results bucket gone, output of a job run twice dropped", "job", job.Record.Image)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("results: %w", err)
 	}

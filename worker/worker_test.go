@@ -2,11 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,6 +114,9 @@ func (r *rig) submit(t *testing.T, data []byte, source string) string {
 }
 
 // settled waits until the queue holds no job and returns what is held.
+// The jobs stream keeps a job until it is acknowledged or terminated, so
+// its message count says when all have settled; the consumer's counts
+// alone can read zero for a job just published.
 func (r *rig) settled(t *testing.T) (quarantined, dead map[string]map[string]string) {
 	t.Helper()
 	ctx := context.Background()
@@ -119,6 +124,17 @@ func (r *rig) settled(t *testing.T) (quarantined, dead map[string]map[string]str
 		pending, inFlight, err := r.q.Depth(ctx)
 		if err != nil || pending+inFlight > 0 {
 			return fmt.Errorf("%d pending, %d in flight, %v", pending, inFlight, err)
+		}
+		s, err := r.q.JetStream().Stream(ctx, queue.StreamJobs)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs > 0 {
+			return fmt.Errorf("%d jobs in the stream", info.State.Msgs)
 		}
 		return nil
 	})
@@ -261,4 +277,50 @@ func TestDrain(t *testing.T) {
 func TestMain(m *testing.M) {
 	detect.SetThreads(1)
 	os.Exit(m.Run())
+}
+
+// TestResultsBucket: a job naming a results bucket has its output and its
+// outcome put there, not into the sink; when that bucket is gone (its
+// caller collected everything and dropped it), a second run of the job is
+// acknowledged without storing, not dead-lettered.
+func TestResultsBucket(t *testing.T) {
+	r := start(t, nil, worker.Config{}, brokertest.Config())
+	ctx := context.Background()
+	bucket := queue.ResultsBucket("w")
+	st, err := r.q.ResultsStore(ctx, bucket, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := r.q.Submit(ctx, queue.Image{Data: jpeg(t, 1, 640, 360), Source: "a.jpg", Camera: "gate-1", Results: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := r.q.Submit(ctx, queue.Image{Data: jpeg(t, 2, 640, 360), Source: "b.jpg", Camera: "gate-1",
+		Results: queue.ResultsBucket("gone")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dead := r.settled(t)
+	if len(dead) != 0 || len(outputs(t, r.out)) != 0 {
+		t.Errorf("dead %v, %d outputs in the sink", dead, len(outputs(t, r.out)))
+	}
+	var o queue.Outcome
+	brokertest.Eventually(t, 10*time.Second, func() error {
+		b, err := st.GetBytes(ctx, queue.OutcomeName(rc.ID))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &o)
+	})
+	if o.ID != rc.ID || o.Result != queue.EventStored || o.Image == "" {
+		t.Fatalf("outcome %+v", o)
+	}
+	for _, name := range []string{o.Image, strings.TrimSuffix(o.Image, ".jpg") + ".json"} {
+		if _, err := st.GetInfo(ctx, name); err != nil {
+			t.Errorf("%s not in the results bucket: %v", name, err)
+		}
+	}
+	if _, err := st.GetInfo(ctx, queue.OutcomeName(gone.ID)); err == nil {
+		t.Error("an outcome for the job whose bucket was gone")
+	}
 }
