@@ -41,8 +41,9 @@ def main():
         msg = "shape %s" % (y.shape,)
         if a.weights:
             import torch
-            from model import PlateNet
-            m = PlateNet(upsample=man.get("architecture", {}).get("upsample", "deconv"))
+            from model import build
+            arch = man.get("architecture", {})
+            m = build(arch.get("name", "platenet"), arch.get("upsample", "deconv"))
             m.load_state_dict(torch.load(a.weights, map_location="cpu"))
             m.eval()
             with torch.no_grad():

@@ -11,7 +11,9 @@ Design goals (see models/README.md):
 
 Backbone: aggressive early downsampling (two strided convs reach stride 4),
 depthwise-separable residual blocks at strides 4/8/16/32, and a small
-FPN-style top-down path back to stride 4.
+FPN-style top-down path back to stride 4.  FastNet (--arch fast) keeps the
+body from stride 8 on and replaces what ran at stride 4 by a patch stem and a
+stride-8 head; its one-hot ConvTranspose adds that op to the list above.
 Works with torch 1.13 and 2.x.
 """
 import torch
@@ -19,8 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def conv_bn(cin, cout, k=3, s=1, groups=1, act=True):
-    layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False),
+def conv_bn(cin, cout, k=3, s=1, groups=1, act=True, pad=None):
+    layers = [nn.Conv2d(cin, cout, k, s, k // 2 if pad is None else pad, groups=groups, bias=False),
               nn.BatchNorm2d(cout)]
     if act:
         layers.append(nn.ReLU(inplace=True))
@@ -105,6 +107,76 @@ class PlateNet(nn.Module):
 
     def forward(self, x):
         return self.forward_logits(x)
+
+
+class DepthToSpace2(nn.Module):
+    """Puts 4 channels at stride 8 back as 1 channel at stride 4: channel
+    2*i+j becomes sub-cell (i, j).  A fixed one-hot ConvTranspose, because
+    OpenCV 4.6 cannot import DepthToSpace on inputs of dynamic size."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 1, 2, stride=2, bias=False)
+        w = torch.zeros(4, 1, 2, 2)
+        for i in range(2):
+            for j in range(2):
+                w[2 * i + j, 0, i, j] = 1
+        self.up.weight.data.copy_(w)
+        self.up.weight.requires_grad_(False)
+
+    def forward(self, x):
+        return self.up(x)
+
+
+class FastNet(nn.Module):
+    """PlateNet's stride-8 to stride-32 body and top-down path without the
+    parts that ran at stride 4, which took over half of OpenCV's time:
+
+      * the stem is one 4x4 stride-4 convolution (a patch embedding), where
+        PlateNet had a 3x3 stride-2 conv on full-resolution pixels, a
+        stride-2 block and a residual block at stride 4;
+      * the head predicts the 2x2 stride-4 cells of each stride-8 cell (4
+        channels) and DepthToSpace2 lays them out, so the output is the same
+        stride-4 heat map and nothing after the model changes.
+
+    Sub-module names match PlateNet's, so a PlateNet's s8..s32, lateral,
+    upsampling and smoothing weights load into it (see train.py --init)."""
+
+    def __init__(self, w=(32, 64, 96, 128), fpn=32, blocks=(2, 2, 2)):
+        super().__init__()
+        c4, c8, c16, c32 = w
+        self.stem = conv_bn(3, c4, 4, 4, pad=0)
+        self.s8 = nn.Sequential(DSBlock(c4, c8, 2), *[DSBlock(c8, c8) for _ in range(blocks[0])])
+        self.s16 = nn.Sequential(DSBlock(c8, c16, 2), *[DSBlock(c16, c16) for _ in range(blocks[1])])
+        self.s32 = nn.Sequential(DSBlock(c16, c32, 2), *[DSBlock(c32, c32) for _ in range(blocks[2])])
+        self.lat32 = conv_bn(c32, fpn, 1)
+        self.lat16 = conv_bn(c16, fpn, 1, act=False)
+        self.lat8 = conv_bn(c8, fpn, 1, act=False)
+        self.up32, self.up16 = Nearest2(), Nearest2()
+        self.sm16 = DSBlock(fpn, fpn)
+        self.sm8 = DSBlock(fpn, fpn)
+        self.head8 = nn.Conv2d(fpn, 4, 1)
+        nn.init.constant_(self.head8.bias, -4.0)
+        self.d2s = DepthToSpace2()
+
+    def forward_logits(self, x):
+        f8 = self.s8(self.stem(x))
+        f16 = self.s16(f8)
+        f32 = self.s32(f16)
+        p = self.lat32(f32)
+        p = self.sm16(self.up32(p) + self.lat16(f16))
+        p = self.sm8(self.up16(p) + self.lat8(f8))
+        return self.d2s(self.head8(p))
+
+    def forward(self, x):
+        return self.forward_logits(x)
+
+
+def build(arch="platenet", upsample="deconv"):
+    """The network a manifest's "architecture" names."""
+    if arch == "fast":
+        return FastNet()
+    return PlateNet(upsample=upsample)
 
 
 class Exported(nn.Module):

@@ -5,7 +5,8 @@ Reproduce the shipped model (from the repository root, with ../shared present):
 
     /usr/bin/python3 models/train/train.py --shared ../shared --out models
 
-Options that matter: --device auto|cpu|cuda, --steps, --batch, --seed.
+Options that matter: --device auto|cpu|cuda, --steps, --batch, --seed;
+--arch fast trains model.FastNet (see models/README.md) instead of PlateNet.
 Works with torch 1.13 (CPU) and torch 2.x (CUDA).  Training data: ro- images
 (MIT) from shared/datasets/plates-dev plus procedurally rendered synthetic
 plates; the AGPL oa- images are never read.
@@ -27,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import evaluate  # noqa: E402
 import probes  # noqa: E402
-from model import PlateNet, export_onnx  # noqa: E402
+from model import PlateNet, build, export_onnx  # noqa: E402
 
 
 def log(*a):
@@ -62,6 +63,32 @@ def validate_and_choose(net, device, val_imgs, syn_val, max_side, min_recall, mi
     return evaluate.choose(rows, min_recall, min_syn_recall), rows
 
 
+def distill_stem(net, teacher, ds, args, dev):
+    """Trains FastNet's patch stem alone to give the teacher's stride-4
+    features (PlateNet's stem and s4 block), so that the body taken from
+    the teacher starts on inputs it knows."""
+    opt = torch.optim.AdamW(net.stem.parameters(), lr=args.lr, weight_decay=1e-4)
+    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+                                     worker_init_fn=worker_init, drop_last=True)
+    net.train()
+    step, run, t0 = 0, 0.0, time.time()
+    while step < args.stem_steps:
+        for x, *_ in dl:
+            x = x.to(dev)
+            with torch.no_grad():
+                want = teacher.s4(teacher.stem(x))
+            loss = F.mse_loss(net.stem(x), want)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            run = 0.9 * run + 0.1 * loss.item() if step > 1 else loss.item()
+            if step % 50 == 0:
+                log("stem step %d/%d loss %.4f %.1f s" % (step, args.stem_steps, run, time.time() - t0))
+            if step >= args.stem_steps:
+                break
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default="../shared", help="folder holding datasets/plates-dev")
@@ -94,6 +121,14 @@ def main():
                     help="2x upsampling in the top-down path (nearest runs faster in OpenCV)")
     ap.add_argument("--teacher", default="", help="state_dict of a deconv PlateNet to distil from: its "
                     "heat map becomes a second target beside the labels")
+    ap.add_argument("--teacher-upsample", default="deconv", choices=["deconv", "nearest"],
+                    help="the teacher's upsampling (the shipped stage 8 weights are nearest)")
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast"],
+                    help="platenet, or fast: patch stem and stride-8 head (model.FastNet); with --init "
+                         "from a PlateNet, the layers both share are loaded and the rest learnt")
+    ap.add_argument("--stem-steps", type=int, default=0,
+                    help="with --arch fast and --teacher: first train the new stem alone for this many "
+                         "steps to reproduce the teacher's stride-4 features")
     ap.add_argument("--distill", type=float, default=5.0, help="weight of the teacher's target")
     ap.add_argument("--skip-train", action="store_true", help="only validate/export --init")
     ap.add_argument("--synthetic-only", action="store_true",
@@ -120,14 +155,21 @@ def main():
         bgs = data.load_images(img_dir, train_names, labels)
         val_imgs = data.load_images(img_dir, val_names, labels)
 
-    net = PlateNet(upsample=args.upsample).to(dev)
+    net = build(args.arch, args.upsample).to(dev)
     if args.init:
-        missing, unexpected = net.load_state_dict(torch.load(args.init, map_location="cpu"), strict=False)
-        if missing or any(not k.startswith(("up32.", "up16.", "up8.")) for k in unexpected):
+        state = torch.load(args.init, map_location="cpu")
+        if args.arch == "fast":  # from a PlateNet or a FastNet: take what has the same shape
+            own = net.state_dict()
+            state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+            log("--init: loaded", len(state), "of", len(own), "tensors; new:",
+                sorted({k.split(".")[0] for k in own if k not in state}))
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if args.arch != "fast" and (missing or any(not k.startswith(("up32.", "up16.", "up8."))
+                                                   for k in unexpected)):
             sys.exit("--init %s does not fit: missing %s, unexpected %s" % (args.init, missing, unexpected))
     teacher = None
     if args.teacher:
-        teacher = PlateNet().to(dev).eval()
+        teacher = PlateNet(upsample=args.teacher_upsample).to(dev).eval()
         teacher.load_state_dict(torch.load(args.teacher, map_location="cpu"))
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -139,6 +181,10 @@ def main():
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
                            args.decoys, args.colour)
+        if args.stem_steps:
+            if args.arch != "fast" or teacher is None:
+                sys.exit("--stem-steps needs --arch fast and --teacher")
+            distill_stem(net, teacher, ds, args, dev)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
                                                     pct_start=0.05, final_div_factor=100)
@@ -203,12 +249,14 @@ def main():
         "samples_seen": step * args.batch, "steps": step, "batch": args.batch, "crop": args.crop,
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
-        "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
+        "arch": args.arch, "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
         "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
-                             "--upsample %s" % args.upsample,
-                             "--teacher %s --distill %g" % (args.teacher, args.distill) if args.teacher else "",
+                             "--arch %s --upsample %s" % (args.arch, args.upsample),
+                             "--stem-steps %d" % args.stem_steps if args.stem_steps else "",
+                             "--teacher %s --teacher-upsample %s --distill %g" % (
+                                 args.teacher, args.teacher_upsample, args.distill) if args.teacher else "",
                              "--hard-negatives" if args.hard_negatives else "",
                              "--decoys" if args.decoys else "",
                              "--colour" if args.colour else "",
@@ -249,7 +297,7 @@ def main():
                   "scale": 1.0 / 255.0, "channel_order": "BGR", "resize": "bilinear, longer side -> max_side, never upscaled",
                   "pad": "zeros right/bottom"},
         "output": {"name": "heatmap", "stride": 4},
-        "architecture": {"upsample": args.upsample},
+        "architecture": {"name": args.arch, "upsample": args.upsample},
         "threshold": best["threshold"], "split_step": best["split_step"], "core": best["core"], "min_peak": best["min_peak"],
         "margin": best["margin"], "margin_px": best["margin_px"],
         "training": training,
