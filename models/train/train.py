@@ -119,7 +119,7 @@ def main():
                     "architecture lacks, such as deconv upsamplers for --upsample nearest, are skipped)")
     ap.add_argument("--upsample", default="deconv", choices=["deconv", "nearest"],
                     help="2x upsampling in the top-down path (nearest runs faster in OpenCV)")
-    ap.add_argument("--teacher", default="", help="state_dict of a deconv PlateNet to distil from: its "
+    ap.add_argument("--teacher", default="", help="state_dict of a PlateNet to distil from (see --teacher-upsample): its "
                     "heat map becomes a second target beside the labels")
     ap.add_argument("--teacher-upsample", default="deconv", choices=["deconv", "nearest"],
                     help="the teacher's upsampling (the shipped stage 8 weights are nearest)")
