@@ -130,6 +130,7 @@ def main():
                     help="with --arch fast and --teacher: first train the new stem alone for this many "
                          "steps to reproduce the teacher's stride-4 features")
     ap.add_argument("--distill", type=float, default=5.0, help="weight of the teacher's target")
+    ap.add_argument("--name", default="platenet", help="the model's name in its manifest (records show it)")
     ap.add_argument("--skip-train", action="store_true", help="only validate/export --init")
     ap.add_argument("--synthetic-only", action="store_true",
                     help="pre-training without the ro- frames (procedural backgrounds only), e.g. on a "
@@ -292,7 +293,7 @@ def main():
     sha = hashlib.sha256(open(tmp_onnx, "rb").read()).hexdigest()
     n_syn_plates = int(sum(len(lb) for _, _, lb in syn_val))
     manifest = {
-        "name": "platenet", "version": "1", "file": "platenet.onnx", "sha256": sha, "opset": 11,
+        "name": args.name, "version": "1", "file": "platenet.onnx", "sha256": sha, "opset": 11,
         "input": {"name": "input", "max_side": args.max_side, "multiple": 32,
                   "scale": 1.0 / 255.0, "channel_order": "BGR", "resize": "bilinear, longer side -> max_side, never upscaled",
                   "pad": "zeros right/bottom"},
