@@ -116,7 +116,8 @@ func joinNames(n []string) string {
 // images: generated street scenes (which run without the shared photos;
 // the detector glows over much of these, so nearly the whole frame is
 // painted) and the dev photos filled to 1920x1080 (real cars and streets;
-// skipped where ../shared is absent). Floor, redaction (the default, which
+// skipped where ../shared is absent), the latter also with the opt-in
+// faster network of models/fast. Floor, redaction (the default, which
 // re-encodes only the blocks under regions), redaction re-encoding the
 // whole image at quality 90, and detection alone run in turn on each
 // image, so that a busy machine slows all alike. Reports ms/image per core
@@ -133,9 +134,15 @@ func BenchmarkFullHD(b *testing.B) {
 			}
 			images = append(images, encode(b, img))
 		}
-		fullHD(b, images)
+		fullHD(b, images, detect.NewDefaultConfig())
 	})
-	b.Run("photos", func(b *testing.B) { fullHD(b, photosFullHD(b)) })
+	b.Run("photos", func(b *testing.B) { fullHD(b, photosFullHD(b), detect.NewDefaultConfig()) })
+	// The opt-in faster network (models/fast) on the same photos.
+	b.Run("photos-fast", func(b *testing.B) {
+		c := detect.NewDefaultConfig()
+		c.NetModel, c.NetManifest = "../models/fast/platenet.onnx", "../models/fast/platenet.json"
+		fullHD(b, photosFullHD(b), c)
+	})
 }
 
 // photosFullHD is 24 dev photos filled to 1920x1080 and re-encoded.
@@ -159,9 +166,9 @@ func encode(b *testing.B, img image.Image) []byte {
 	return data
 }
 
-func fullHD(b *testing.B, images [][]byte) {
+func fullHD(b *testing.B, images [][]byte, c detect.Config) {
 	detect.SetThreads(1)
-	d, err := detect.New(detect.NewDefaultConfig())
+	d, err := detect.New(c)
 	if err != nil {
 		b.Fatal(err)
 	}

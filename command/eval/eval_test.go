@@ -82,48 +82,58 @@ func TestEvalDevPhotos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: evaluates every labelled photo")
 	}
-	reports := runJSON(t, "eval", "--labels", labels, "--images", images)
-	r := reports[0]
-	for _, p := range append([]string{"all"}, "oa-eu", "oa-us", "oa-br", "ro") {
-		s := &r.Overall
-		if p != "all" {
-			s = r.ByPrefix[p]
-		}
-		if s == nil {
-			t.Errorf("no %s images", p)
-			continue
-		}
-		t.Logf("%-6s recall %.4f (%d/%d) area away %.2f%% %.1f ms/image quarantined %d",
-			p, s.Recall, s.Found, s.Plates, s.AwayPercent, s.MsPerImage, s.Quarantined)
-		if s.Recall < minRecall[p] {
-			t.Errorf("%s: recall %.4f below %.3f", p, s.Recall, minRecall[p])
-		}
-	}
-	if r.Overall.AwayPercent > maxDestroyedAwayPercent {
-		t.Errorf("area destroyed away from plates %.2f%%, want at most %.0f%%", r.Overall.AwayPercent, maxDestroyedAwayPercent)
-	}
-	if r.Overall.Quarantined != 0 {
-		t.Errorf("%d images with a plate got no region at all", r.Overall.Quarantined)
-	}
-	// The detector's own regions, before they grow to whole MCUs.
-	raw := runJSON(t, "eval", "--labels", labels, "--images", images, "--raw")[0].Overall
-	t.Logf("as detected: recall %.4f area away %.2f%%", raw.Recall, raw.AwayPercent)
-	if raw.AwayPercent > maxAwayPercent || raw.AwayPercent >= r.Overall.AwayPercent {
-		t.Errorf("area away from plates as detected %.2f%% (destroyed %.2f%%), want at most %.0f%%",
-			raw.AwayPercent, r.Overall.AwayPercent, maxAwayPercent)
-	}
-	if raw.Recall > r.Overall.Recall {
-		t.Errorf("growing regions to whole MCUs lost recall: %.4f, %.4f as detected", r.Overall.Recall, raw.Recall)
+	for _, tc := range []struct {
+		name string
+		args []string // the model, where not the shipped one
+		// The area redacted away from plates is held where it stands so
+		// that it cannot silently grow (the target is 2%, nearly met on
+		// ro- but not on the close-up oa- photos): as detected, and as
+		// destroyed, grown to whole MCUs.
+		maxAway, maxDestroyedAway float64
+	}{
+		// Measured 8.9% and 10.8%.
+		{"shipped", nil, 10, 12},
+		// The opt-in faster network (models/fast): measured 13.3% and 15.5%.
+		{"fast", []string{"--net-model", "../../models/fast/platenet.onnx",
+			"--net-manifest", "../../models/fast/platenet.json"}, 14.5, 16.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"eval", "--labels", labels, "--images", images}, tc.args...)
+			r := runJSON(t, args...)[0]
+			for _, p := range append([]string{"all"}, "oa-eu", "oa-us", "oa-br", "ro") {
+				s := &r.Overall
+				if p != "all" {
+					s = r.ByPrefix[p]
+				}
+				if s == nil {
+					t.Errorf("no %s images", p)
+					continue
+				}
+				t.Logf("%-6s recall %.4f (%d/%d) area away %.2f%% %.1f ms/image quarantined %d",
+					p, s.Recall, s.Found, s.Plates, s.AwayPercent, s.MsPerImage, s.Quarantined)
+				if s.Recall < minRecall[p] {
+					t.Errorf("%s: recall %.4f below %.3f", p, s.Recall, minRecall[p])
+				}
+			}
+			if r.Overall.AwayPercent > tc.maxDestroyedAway {
+				t.Errorf("area destroyed away from plates %.2f%%, want at most %.1f%%", r.Overall.AwayPercent, tc.maxDestroyedAway)
+			}
+			if r.Overall.Quarantined != 0 {
+				t.Errorf("%d images with a plate got no region at all", r.Overall.Quarantined)
+			}
+			// The detector's own regions, before they grow to whole MCUs.
+			raw := runJSON(t, append(args, "--raw")...)[0].Overall
+			t.Logf("as detected: recall %.4f area away %.2f%%", raw.Recall, raw.AwayPercent)
+			if raw.AwayPercent > tc.maxAway || raw.AwayPercent >= r.Overall.AwayPercent {
+				t.Errorf("area away from plates as detected %.2f%% (destroyed %.2f%%), want at most %.1f%%",
+					raw.AwayPercent, r.Overall.AwayPercent, tc.maxAway)
+			}
+			if raw.Recall > r.Overall.Recall {
+				t.Errorf("growing regions to whole MCUs lost recall: %.4f, %.4f as detected", r.Overall.Recall, raw.Recall)
+			}
+		})
 	}
 }
 
-// The shipped detector's quality on the dev photos: recall at the targets
-// (99.5% overall, 99% per source). The area redacted away from plates is
-// held where it stands so that it cannot silently grow: 8.9% as detected
-// when measured (the target is 2%, nearly met on ro- but not on the
-// close-up oa- photos), 10.8% as destroyed, grown to whole MCUs.
-var (
-	minRecall               = map[string]float64{"all": 0.995, "oa-eu": 0.99, "oa-us": 0.99, "oa-br": 0.99, "ro": 0.99}
-	maxAwayPercent          = 10.0
-	maxDestroyedAwayPercent = 12.0
-)
+// Recall at the targets (99.5% overall, 99% per source), for every model.
+var minRecall = map[string]float64{"all": 0.995, "oa-eu": 0.99, "oa-us": 0.99, "oa-br": 0.99, "ro": 0.99}
