@@ -9,8 +9,8 @@ import (
 )
 
 // FuzzCoefficients runs what redact does with a JPEG on the default path
-// (libjpeg, in C, on untrusted bytes) over mutated images: check, reduced
-// decode, coefficient read, a region rewritten, write. Nothing may crash,
+// (libjpeg, in C, on untrusted bytes) over mutated images: check, coefficient
+// read, reduced decode, a region rewritten, write. Nothing may crash,
 // and whatever is written must read back as a JPEG of the same size.
 func FuzzCoefficients(f *testing.F) {
 	good, _ := testenv.SceneJPEG(f, 2, 96, 64, 1, 85)
@@ -24,14 +24,14 @@ func FuzzCoefficients(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if im, _, err := DecodeReduced(data, info, 32); err == nil {
-			im.Close()
-		}
 		c, err := ReadCoefficients(data)
 		if err != nil {
 			return
 		}
 		defer c.Close()
+		if im, _, err := c.Reduced(32); err == nil {
+			im.Close()
+		}
 		b := c.Bounds()
 		if b.Dx() != info.Width || b.Dy() != info.Height {
 			t.Fatalf("coefficients %v, header %dx%d", b, info.Width, info.Height)

@@ -1,3 +1,7 @@
+// The scaled inverse DCT (pm_coef_idct) is libjpeg-turbo's own, SIMD where
+// the CPU has it, reached through the library's internal module interface
+// (jinit_inverse_dct and struct jpeg_inverse_dct, exported since 6b).
+#define JPEG_INTERNALS
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,38 +40,6 @@ static struct jpeg_error_mgr *pm_errors(pm_error *e) {
 static void pm_copy_msg(char *dst, const char *src) {
   strncpy(dst, src, PM_MSG_LEN - 1);
   dst[PM_MSG_LEN - 1] = 0;
-}
-
-int pm_decode(const unsigned char *data, unsigned long n, int denom,
-              unsigned char *out, int out_w, int out_h, char *msg) {
-  struct jpeg_decompress_struct d;
-  pm_error e;
-  d.err = pm_errors(&e);
-  if (setjmp(e.jump)) {
-    pm_copy_msg(msg, e.msg);
-    jpeg_destroy_decompress(&d);
-    return 1;
-  }
-  jpeg_create_decompress(&d);
-  jpeg_mem_src(&d, data, n);
-  jpeg_read_header(&d, TRUE);
-  d.scale_num = 1;
-  d.scale_denom = denom;
-  d.out_color_space = JCS_EXT_BGR;
-  jpeg_start_decompress(&d);
-  if ((int)d.output_width != out_w || (int)d.output_height != out_h ||
-      d.output_components != 3) {
-    pm_copy_msg(msg, "decoded size differs from the expected size");
-    jpeg_destroy_decompress(&d);
-    return 1;
-  }
-  while (d.output_scanline < d.output_height) {
-    JSAMPROW row = out + (size_t)d.output_scanline * out_w * 3;
-    jpeg_read_scanlines(&d, &row, 1);
-  }
-  jpeg_finish_decompress(&d);
-  jpeg_destroy_decompress(&d);
-  return 0;
 }
 
 struct pm_coef {
@@ -310,5 +282,85 @@ int pm_coef_encode(pm_coef *p, int mcu_x, int mcu_y, const unsigned char *bgr,
     }
   }
   pm_coef_free(crop);
+  return 0;
+}
+
+// range_limit sets up the clamping table libjpeg's C inverse DCTs index
+// (the SIMD ones clamp by themselves); a full decompression builds it in
+// its master module, which reading coefficients never runs. The layout
+// is that of jdmaster.c's prepare_range_limit_table.
+static void range_limit(j_decompress_ptr d) {
+  JSAMPLE *t = (JSAMPLE *)(*d->mem->alloc_small)(
+      (j_common_ptr)d, JPOOL_IMAGE, (5 * (MAXJSAMPLE + 1) + CENTERJSAMPLE) * sizeof(JSAMPLE));
+  t += MAXJSAMPLE + 1;
+  d->sample_range_limit = t;
+  memset(t - (MAXJSAMPLE + 1), 0, (MAXJSAMPLE + 1) * sizeof(JSAMPLE));
+  for (int i = 0; i <= MAXJSAMPLE; i++) {
+    t[i] = (JSAMPLE)i;
+  }
+  t += CENTERJSAMPLE;
+  for (int i = CENTERJSAMPLE; i < 2 * (MAXJSAMPLE + 1); i++) {
+    t[i] = MAXJSAMPLE;
+  }
+  memset(t + 2 * (MAXJSAMPLE + 1), 0, (2 * (MAXJSAMPLE + 1) - CENTERJSAMPLE) * sizeof(JSAMPLE));
+  memcpy(t + (4 * (MAXJSAMPLE + 1) - CENTERJSAMPLE), d->sample_range_limit, CENTERJSAMPLE * sizeof(JSAMPLE));
+}
+
+int pm_coef_scale(pm_coef *p, int denom, int *w, int *h, char *msg) {
+  j_decompress_ptr d = &p->d;
+  if (setjmp(p->e.jump)) {
+    pm_copy_msg(msg, p->e.msg);
+    return 1;
+  }
+  if (denom != 1 && denom != 2 && denom != 4 && denom != 8) {
+    pm_copy_msg(msg, "scale must be 1/1, 1/2, 1/4 or 1/8");
+    return 1;
+  }
+  // As jdmaster.c chooses: every component at DCTSIZE/denom, and a
+  // subsampled one at up to twice or four times that, so that it comes
+  // out at the luma plane's resolution without upsampling.
+  int min_size = DCTSIZE / denom;
+  for (int c = 0; c < d->num_components; c++) {
+    jpeg_component_info *ci = &d->comp_info[c];
+    int ssize = min_size;
+    while (ssize < DCTSIZE &&
+           (d->max_h_samp_factor * min_size) % (ci->h_samp_factor * ssize * 2) == 0 &&
+           (d->max_v_samp_factor * min_size) % (ci->v_samp_factor * ssize * 2) == 0) {
+      ssize *= 2;
+    }
+    ci->DCT_scaled_size = ssize;
+    w[c] = ci->width_in_blocks * ssize;
+    h[c] = ci->height_in_blocks * ssize;
+  }
+  d->min_DCT_scaled_size = min_size;
+  if (d->sample_range_limit == NULL) {
+    range_limit(d);
+  }
+  if (d->idct == NULL) {
+    jinit_inverse_dct(d);
+  }
+  d->idct->start_pass(d);
+  return 0;
+}
+
+int pm_coef_idct(pm_coef *p, int c, unsigned char *out, int stride, char *msg) {
+  j_decompress_ptr d = &p->d;
+  if (setjmp(p->e.jump)) {
+    pm_copy_msg(msg, p->e.msg);
+    return 1;
+  }
+  jpeg_component_info *ci = &d->comp_info[c];
+  int ssize = ci->DCT_scaled_size;
+  inverse_DCT_method_ptr idct = d->idct->inverse_DCT[c];
+  JSAMPROW rows[DCTSIZE];
+  for (JDIMENSION by = 0; by < ci->height_in_blocks; by++) {
+    JBLOCKARRAY b = (*d->mem->access_virt_barray)((j_common_ptr)d, p->arrays[c], by, 1, FALSE);
+    for (int k = 0; k < ssize; k++) {
+      rows[k] = out + ((size_t)by * ssize + k) * stride;
+    }
+    for (JDIMENSION bx = 0; bx < ci->width_in_blocks; bx++) {
+      idct(d, ci, b[0][bx], rows, bx * ssize);
+    }
+  }
   return 0;
 }

@@ -12,42 +12,88 @@ import (
 	"unsafe"
 
 	"gocv.io/x/gocv"
-
-	"github.com/platemask/platemask/jpeginfo"
 )
 
-// DecodeReduced decodes a checked baseline JPEG for a detector that looks
-// at no more than maxSide pixels on the longer side (0: every pixel). Where
-// the image is at least twice that size, libjpeg decodes it scaled down by
-// 2, 4 or 8 in the DCT, which costs a fraction of a full decode. It returns
-// the image (not oriented: callers use it only for unrotated frames) and
-// the factor by which it is smaller than the frame.
-func DecodeReduced(data []byte, info *jpeginfo.Info, maxSide int) (*Image, int, error) {
-	if len(data) == 0 {
-		return nil, 0, ErrEmpty
-	}
-	long := max(info.Width, info.Height)
-	denom := 1
+// reduction is the factor, 1, 2, 4 or 8, by which an image of w x h can
+// be decoded smaller for a detector that looks at no more than maxSide
+// pixels on the longer side (0: every pixel): the largest that leaves the
+// longer side at least maxSide.
+func reduction(w, h, maxSide int) int {
+	long := max(w, h)
 	for _, d := range []int{8, 4, 2} {
 		if maxSide > 0 && (long+d-1)/d >= maxSide {
-			denom = d
-			break
+			return d
 		}
 	}
-	w, h := (info.Width+denom-1)/denom, (info.Height+denom-1)/denom
-	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC3)
-	pix, err := m.DataPtrUint8()
-	if err != nil {
-		m.Close()
-		return nil, 0, fmt.Errorf("decode: %w", err)
-	}
+	return 1
+}
+
+// Reduced decodes the coefficients to pixels for a detector that looks at
+// no more than maxSide pixels on the longer side (0: every pixel). Where
+// the image is at least twice that size, the inverse DCT scales it down by
+// 2, 4 or 8, which costs a fraction of a full decode; and since the
+// coefficients are already read, nothing is entropy-decoded twice. It
+// returns the BGR image (not oriented: callers use it only for unrotated
+// frames) and the factor by which it is smaller than the frame.
+//
+// The inverse DCT is libjpeg-turbo's, sized per component as libjpeg's
+// own scaled decode sizes it; chroma still below the luma resolution is
+// upsampled bilinearly (libjpeg's "fancy" upsampling is the same
+// triangle filter) and converted with OpenCV, so pixels may differ from a
+// libjpeg decode by a level or two.
+func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
+	denom := reduction(c.w, c.h, maxSide)
+	n := len(c.comps)
+	ws, hs := make([]C.int, n), make([]C.int, n)
 	var msg [C.PM_MSG_LEN]C.char
-	if C.pm_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom),
-		(*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), C.int(h), &msg[0]) != 0 {
-		m.Close()
+	if C.pm_coef_scale(c.p, C.int(denom), &ws[0], &hs[0], &msg[0]) != 0 {
 		return nil, 0, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
 	}
-	return &Image{mat: m}, denom, nil
+	outW, outH := (c.w+denom-1)/denom, (c.h+denom-1)/denom
+	var mats []gocv.Mat // everything made here but the result
+	defer func() {
+		for _, m := range mats {
+			m.Close()
+		}
+	}()
+	planes := make([]gocv.Mat, n) // each outW x outH, views into mats
+	for i, comp := range c.comps {
+		w, h := int(ws[i]), int(hs[i])
+		m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+		mats = append(mats, m)
+		pix, err := m.DataPtrUint8()
+		if err != nil {
+			return nil, 0, fmt.Errorf("reduced decode: %w", err)
+		}
+		if C.pm_coef_idct(c.p, C.int(i), (*C.uchar)(unsafe.Pointer(&pix[0])), C.int(w), &msg[0]) != 0 {
+			return nil, 0, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
+		}
+		// One sample of this plane spans fx x fy pixels of the output.
+		ssize := w / comp.imageW
+		fx := c.maxH * 8 / denom / (comp.h * ssize)
+		fy := c.maxV * 8 / denom / (comp.v * ssize)
+		if fx > 1 || fy > 1 {
+			up := gocv.NewMat()
+			mats = append(mats, up)
+			gocv.Resize(m, &up, image.Pt(w*fx, h*fy), 0, 0, gocv.InterpolationLinear)
+			m = up
+		}
+		if m.Cols() < outW || m.Rows() < outH {
+			return nil, 0, fmt.Errorf("%w: component %d covers %dx%d of %dx%d", ErrCorrupt, i, m.Cols(), m.Rows(), outW, outH)
+		}
+		planes[i] = m.Region(image.Rect(0, 0, outW, outH))
+		mats = append(mats, planes[i])
+	}
+	out := gocv.NewMatWithSize(outH, outW, gocv.MatTypeCV8UC3)
+	if n == 1 {
+		gocv.CvtColor(planes[0], &out, gocv.ColorGrayToBGR)
+		return &Image{mat: out}, denom, nil
+	}
+	ycrcb := gocv.NewMat()
+	mats = append(mats, ycrcb)
+	gocv.Merge([]gocv.Mat{planes[0], planes[2], planes[1]}, &ycrcb)
+	gocv.CvtColor(ycrcb, &out, gocv.ColorYCrCbToBGR)
+	return &Image{mat: out}, denom, nil
 }
 
 // Coefficients is a JPEG held as its quantised DCT coefficients. Blocks

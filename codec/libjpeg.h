@@ -10,11 +10,6 @@
 
 #define PM_MSG_LEN 200
 
-// pm_decode decodes a JPEG scaled by 1/denom (1, 2, 4 or 8) to BGR rows
-// of out_w*3 bytes in out. It fails unless the scaled size is out_w x out_h.
-int pm_decode(const unsigned char *data, unsigned long n, int denom,
-              unsigned char *out, int out_w, int out_h, char *msg);
-
 // pm_coef is a JPEG read as quantised DCT coefficients, without decoding
 // any pixel.
 typedef struct pm_coef pm_coef;
@@ -45,6 +40,15 @@ short *pm_coef_row(pm_coef *p, int c, int row);
 // Huffman tables and no markers beyond JFIF; *out is malloc'd.
 int pm_coef_write(pm_coef *p, unsigned char **out, unsigned long *outlen, char *msg);
 void pm_coef_free(pm_coef *p);
+
+// pm_coef_scale prepares libjpeg's inverse DCT to decode p scaled by
+// 1/denom and gives each component's plane size in samples (w[c] x h[c]):
+// whole blocks, so at least the scaled image's size, more for a
+// subsampled component that stays at its own resolution.
+int pm_coef_scale(pm_coef *p, int denom, int *w, int *h, char *msg);
+// pm_coef_idct decodes component c's blocks, after pm_coef_scale, into
+// rows of stride bytes at out.
+int pm_coef_idct(pm_coef *p, int c, unsigned char *out, int stride, char *msg);
 
 // pm_coef_encode encodes a w x h BGR image (rows of w*3 bytes) with p's
 // sampling and quantisation and stores its blocks over p's, the image's

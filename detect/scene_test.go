@@ -66,7 +66,7 @@ func covered(r image.Rectangle, rects []image.Rectangle) float64 {
 }
 
 // TestShippedNetOnReducedFrames: redact hands the model 1080p frames
-// decoded at half size in the DCT (codec.DecodeReduced), not resized from
+// decoded at half size in the DCT (codec.Coefficients.Reduced), not resized from
 // a full decode as in training. On generated 1080p scenes it must still
 // cover every plate. (Over 120 scenes, about 240 plates: none missed from
 // the reduced decode, one from the full decode, 88% covered.)
@@ -77,15 +77,16 @@ func TestShippedNetOnReducedFrames(t *testing.T) {
 	missed := map[string]int{}
 	for seed := int64(100); seed < 100+scenes; seed++ {
 		data, plates := testenv.SceneJPEG(t, seed, 1920, 1080, 1+int(seed)%3, 90)
-		info, err := codec.Check(data, codec.DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
 		full, err := codec.Decode(data, codec.DefaultLimits())
 		if err != nil {
 			t.Fatal(err)
 		}
-		reduced, scale, err := codec.DecodeReduced(data, info, detect.MaxSide(n))
+		coef, err := codec.ReadCoefficients(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reduced, scale, err := coef.Reduced(detect.MaxSide(n))
+		coef.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -201,11 +201,12 @@ func fullHD(b *testing.B, images [][]byte, c detect.Config) {
 		}
 		t3 := time.Now()
 		// Detection alone, on the pixels the default pipeline gives it.
-		info, err := codec.Check(data, codec.DefaultLimits())
+		coef, err := codec.ReadCoefficients(data)
 		if err != nil {
 			b.Fatal(err)
 		}
-		small, scale, err := codec.DecodeReduced(data, info, detect.MaxSide(d))
+		small, scale, err := coef.Reduced(detect.MaxSide(d))
+		coef.Close()
 		if err != nil {
 			b.Fatal(err)
 		}

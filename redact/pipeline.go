@@ -116,7 +116,7 @@ func decodeStep(_ context.Context, p *Processor, j *Job) error {
 			if p.Detector == nil {
 				return nil // manual and static regions need no pixels
 			}
-			j.img, j.scale, err = codec.DecodeReduced(j.Data, info, detect.MaxSide(p.Detector))
+			j.img, j.scale, err = c.Reduced(detect.MaxSide(p.Detector))
 			return err
 		}
 		if !errors.Is(err, codec.ErrNotTranscodable) {

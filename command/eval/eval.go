@@ -199,14 +199,7 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 // with an EXIF rotation, else the frame decoded reduced where d scales it
 // down anyway. Only the detector's own time is counted.
 func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim codec.Limits) ([]detect.Region, float64, error) {
-	var img *codec.Image
-	scale := 1
-	var err error
-	if info.Orientation == 1 {
-		img, scale, err = codec.DecodeReduced(data, info, detect.MaxSide(d))
-	} else {
-		img, err = codec.Decode(data, lim)
-	}
+	img, scale, err := decodeAsRedact(d, data, info, lim)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -222,6 +215,24 @@ func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim cod
 		bounds = image.Rect(0, 0, info.Width, info.Height)
 	}
 	return detect.ScaleUp(found, scale, bounds), secs, nil
+}
+
+// decodeAsRedact decodes as redact's default path does: from the
+// coefficients, reduced, for an unrotated baseline YCbCr or grey JPEG;
+// else the whole upright frame.
+func decodeAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim codec.Limits) (*codec.Image, int, error) {
+	if info.Orientation == 1 {
+		c, err := codec.ReadCoefficients(data)
+		if err == nil {
+			defer c.Close()
+			return c.Reduced(detect.MaxSide(d))
+		}
+		if !errors.Is(err, codec.ErrNotTranscodable) {
+			return nil, 0, err
+		}
+	}
+	img, err := codec.Decode(data, lim)
+	return img, 1, err
 }
 
 // asDestroyed grows rects to whole MCUs, as the default redaction (which
