@@ -194,31 +194,24 @@ func (p *patch) paint(pix []byte, w int, r image.Rectangle, m Method) {
 	// The patch is top/bottom blended by v, plus left/right blended by u,
 	// minus the corners blended by both. Per column i, everything but the
 	// left/right term is a[i] + v*b[i]; so each pixel costs two
-	// multiply-adds per channel, in float32 with re-sliced rows so that the
-	// loop has no bounds checks (large regions are common: a glow over a
-	// car body can cover much of the image).
-	a, b, us := make([]float32, W*3), make([]float32, W*3), make([]float32, W)
+	// multiply-adds per channel (coonsFill, in C: large regions are
+	// common, a glow over a car body can cover much of the image).
+	a, b, u3 := make([]float32, W*3), make([]float32, W*3), make([]float32, W*3)
 	for i := 0; i < W; i++ {
 		u := (float64(i) + 0.5) / float64(W)
-		us[i] = float32(u)
 		for k := 0; k < 3; k++ {
+			u3[i*3+k] = float32(u)
 			a[i*3+k] = float32(top[i][k] - (1-u)*c00[k] - u*c10[k])
 			b[i*3+k] = float32(bottom[i][k] - top[i][k] - ((1-u)*(c01[k]-c00[k]) + u*(c11[k]-c10[k])))
 		}
 	}
+	l, rt := make([]float32, H*3), make([]float32, H*3)
 	for j := 0; j < H; j++ {
-		v := float32((float64(j) + 0.5) / float64(H))
-		row := pix[((r.Min.Y+j)*w+r.Min.X)*3 : ((r.Min.Y+j)*w+r.Max.X)*3]
-		l0, l1, l2 := float32(left[j][0]), float32(left[j][1]), float32(left[j][2])
-		d0, d1, d2 := float32(right[j][0])-l0, float32(right[j][1])-l1, float32(right[j][2])-l2
-		for i, u := range us {
-			o := i * 3
-			px, ai, bi := row[o:o+3:o+3], a[o:o+3:o+3], b[o:o+3:o+3]
-			px[0] = clamp(ai[0] + v*bi[0] + l0 + u*d0)
-			px[1] = clamp(ai[1] + v*bi[1] + l1 + u*d1)
-			px[2] = clamp(ai[2] + v*bi[2] + l2 + u*d2)
+		for k := 0; k < 3; k++ {
+			l[j*3+k], rt[j*3+k] = float32(left[j][k]), float32(right[j][k])
 		}
 	}
+	coonsFill(pix[(r.Min.Y*w+r.Min.X)*3:], w*3, W, H, a, b, u3, l, rt)
 }
 
 // smooth fills positions without samples from the nearest that has one (or
