@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math"
+	"strings"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -316,5 +317,33 @@ func TestDamagedDataRefused(t *testing.T) {
 	cut := append(bytes.Clone(data[:len(data)*2/3]), 0xFF, 0xD9)
 	if _, err := ReadCoefficients(cut); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("coefficients of damaged data: %v", err)
+	}
+}
+
+// TestOutOfRangeRefused: a coefficient the baseline writer cannot write
+// back (a fuzzed Huffman table can decode to one) is refused as corrupt by
+// whichever reads the blocks first, the reduced decode or the writer.
+func TestOutOfRangeRefused(t *testing.T) {
+	data, _ := testenv.SceneJPEG(t, 5, 320, 240, 1, 90)
+	for _, first := range []string{"reduced", "write"} {
+		c := readCoefficients(t, data)
+		c.row(1, 3)[5*64+7] = 2000 // an AC coefficient of a chroma block
+		var err error
+		if first == "reduced" {
+			var im *Image
+			if im, _, err = c.Reduced(0); err == nil {
+				im.Close()
+			}
+		} else {
+			_, err = c.Write()
+		}
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("%s: %v, want a corrupt JPEG with a coefficient out of range", first, err)
+		}
+		if first == "reduced" {
+			if _, err := c.Write(); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("write after a refused reduced decode: %v", err)
+			}
+		}
 	}
 }

@@ -77,11 +77,7 @@ pm_coef *pm_coef_read(const unsigned char *data, unsigned long n, char *msg) {
   return p;
 }
 
-int pm_coef_check(pm_coef *p, char *msg) {
-  if (setjmp(p->e.jump)) {
-    pm_copy_msg(msg, p->e.msg);
-    return 1;
-  }
+int pm_coef_check_quant(pm_coef *p, char *msg) {
   for (int c = 0; c < p->d.num_components; c++) {
     jpeg_component_info *ci = &p->d.comp_info[c];
     if (ci->quant_table == NULL) {
@@ -94,33 +90,52 @@ int pm_coef_check(pm_coef *p, char *msg) {
         return 1;
       }
     }
+  }
+  return 0;
+}
+
+// check_row refuses a row of blocks holding a coefficient outside the
+// baseline range. A branch-free pass over the row flags anything outside
+// -1023..1023 (it vectorises); only a flagged row is looked at block by
+// block, since a DC of -1024 is fine.
+static int check_row(JBLOCKROW row, JDIMENSION blocks, char *msg) {
+  const JCOEF *k = row[0];
+  size_t n = (size_t)blocks * DCTSIZE2;
+  unsigned flagged = 0;
+  for (size_t i = 0; i < n; i++) {
+    flagged |= (unsigned)(k[i] + 1023) > 2046u;
+  }
+  if (!flagged) {
+    return 0;
+  }
+  for (JDIMENSION b = 0; b < blocks; b++) {
+    const JCOEF *blk = row[b];
+    if (blk[0] < -1024 || blk[0] > 1023) {
+      pm_copy_msg(msg, "DC coefficient out of range");
+      return 1;
+    }
+    for (int i = 1; i < DCTSIZE2; i++) {
+      if (blk[i] < -1023 || blk[i] > 1023) {
+        pm_copy_msg(msg, "AC coefficient out of range");
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+int pm_coef_check_blocks(pm_coef *p, char *msg) {
+  if (setjmp(p->e.jump)) {
+    pm_copy_msg(msg, p->e.msg);
+    return 1;
+  }
+  for (int c = 0; c < p->d.num_components; c++) {
+    jpeg_component_info *ci = &p->d.comp_info[c];
     for (JDIMENSION row = 0; row < ci->height_in_blocks; row++) {
       JBLOCKARRAY rows = (*p->d.mem->access_virt_barray)(
           (j_common_ptr)&p->d, p->arrays[c], row, 1, FALSE);
-      // A branch-free pass over the row flags anything outside -1023..1023
-      // (it vectorises); only a flagged row is looked at block by block,
-      // since a DC of -1024 is fine.
-      const JCOEF *k = rows[0][0];
-      size_t n = (size_t)ci->width_in_blocks * DCTSIZE2;
-      unsigned flagged = 0;
-      for (size_t i = 0; i < n; i++) {
-        flagged |= (unsigned)(k[i] + 1023) > 2046u;
-      }
-      if (!flagged) {
-        continue;
-      }
-      for (JDIMENSION b = 0; b < ci->width_in_blocks; b++) {
-        const JCOEF *blk = rows[0][b];
-        if (blk[0] < -1024 || blk[0] > 1023) {
-          pm_copy_msg(msg, "DC coefficient out of range");
-          return 1;
-        }
-        for (int i = 1; i < DCTSIZE2; i++) {
-          if (blk[i] < -1023 || blk[i] > 1023) {
-            pm_copy_msg(msg, "AC coefficient out of range");
-            return 1;
-          }
-        }
+      if (check_row(rows[0], ci->width_in_blocks, msg) != 0) {
+        return 1;
       }
     }
   }
@@ -355,6 +370,11 @@ int pm_coef_idct(pm_coef *p, int c, unsigned char *out, int stride, char *msg) {
   JSAMPROW rows[DCTSIZE];
   for (JDIMENSION by = 0; by < ci->height_in_blocks; by++) {
     JBLOCKARRAY b = (*d->mem->access_virt_barray)((j_common_ptr)d, p->arrays[c], by, 1, FALSE);
+    // The range check costs next to nothing on a row about to be read
+    // anyway, against a pass of its own over every block.
+    if (check_row(b[0], ci->width_in_blocks, msg) != 0) {
+      return 1;
+    }
     for (int k = 0; k < ssize; k++) {
       rows[k] = out + ((size_t)by * ssize + k) * stride;
     }

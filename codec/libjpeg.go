@@ -84,6 +84,7 @@ func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 		planes[i] = m.Region(image.Rect(0, 0, outW, outH))
 		mats = append(mats, planes[i])
 	}
+	c.rangeChecked = true // pm_coef_idct checked every block
 	out := gocv.NewMatWithSize(outH, outW, gocv.MatTypeCV8UC3)
 	if n == 1 {
 		gocv.CvtColor(planes[0], &out, gocv.ColorGrayToBGR)
@@ -108,6 +109,10 @@ type Coefficients struct {
 	xmap  [][]int     // per component: pixel column in an MCU -> sample column
 	maxH  int         // largest sampling factors: an MCU is 8*maxH x 8*maxV pixels
 	maxV  int
+	// rangeChecked: every block was found within the baseline range. The
+	// check runs where the blocks are read anyway (Reduced), else before
+	// Write: either way nothing out of range is written back.
+	rangeChecked bool
 }
 
 type component struct {
@@ -124,6 +129,9 @@ type component struct {
 var ErrNotTranscodable = errors.New("colour space not supported for coefficient rewriting")
 
 // ReadCoefficients reads a checked baseline JPEG without decoding pixels.
+// Coefficients outside the baseline range, which the writer could not
+// write back, are refused (ErrCorrupt) by Reduced or Write, whichever reads
+// the blocks first.
 func ReadCoefficients(data []byte) (*Coefficients, error) {
 	if len(data) == 0 {
 		return nil, ErrEmpty
@@ -134,7 +142,7 @@ func ReadCoefficients(data []byte) (*Coefficients, error) {
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
 	}
 	c := &Coefficients{p: p}
-	if C.pm_coef_check(p, &msg[0]) != 0 {
+	if C.pm_coef_check_quant(p, &msg[0]) != 0 {
 		c.Close()
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
 	}
@@ -195,11 +203,17 @@ func (c *Coefficients) Close() error {
 
 // Write encodes the coefficients as a baseline JPEG with standard Huffman
 // tables, the source's quantisation tables and sampling, and no metadata:
-// a JFIF APP0 and nothing else.
+// a JFIF APP0 and nothing else. Coefficients out of range are ErrCorrupt.
 func (c *Coefficients) Write() ([]byte, error) {
 	var out *C.uchar
 	var n C.ulong
 	var msg [C.PM_MSG_LEN]C.char
+	if !c.rangeChecked {
+		if C.pm_coef_check_blocks(c.p, &msg[0]) != 0 {
+			return nil, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
+		}
+		c.rangeChecked = true
+	}
 	if C.pm_coef_write(c.p, &out, &n, &msg[0]) != 0 {
 		return nil, fmt.Errorf("%w: %s", ErrEncode, C.GoString(&msg[0]))
 	}

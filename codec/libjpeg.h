@@ -25,10 +25,13 @@ typedef struct {
 } pm_comp;
 
 pm_coef *pm_coef_read(const unsigned char *data, unsigned long n, char *msg);
-// pm_coef_check refuses what no encoder of 8-bit images writes and the
-// writer could not write back as baseline: quantisation values outside
-// 1..255, coefficients outside the baseline Huffman range. 0 when fine.
-int pm_coef_check(pm_coef *p, char *msg);
+// pm_coef_check_quant and pm_coef_check_blocks refuse what no encoder of
+// 8-bit images writes and the writer could not write back as baseline:
+// quantisation values outside 1..255; coefficients outside the baseline
+// Huffman range (pm_coef_idct checks each component it decodes as well).
+// 0 when fine.
+int pm_coef_check_quant(pm_coef *p, char *msg);
+int pm_coef_check_blocks(pm_coef *p, char *msg);
 int pm_coef_comps(pm_coef *p);
 int pm_coef_colorspace_ok(pm_coef *p);
 void pm_coef_size(pm_coef *p, int *w, int *h);
@@ -47,7 +50,8 @@ void pm_coef_free(pm_coef *p);
 // subsampled component that stays at its own resolution.
 int pm_coef_scale(pm_coef *p, int denom, int *w, int *h, char *msg);
 // pm_coef_idct decodes component c's blocks, after pm_coef_scale, into
-// rows of stride bytes at out.
+// rows of stride bytes at out, refusing coefficients out of range as
+// pm_coef_check_blocks does.
 int pm_coef_idct(pm_coef *p, int c, unsigned char *out, int stride, char *msg);
 
 // pm_coef_encode encodes a w x h BGR image (rows of w*3 bytes) with p's
