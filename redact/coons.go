@@ -10,7 +10,8 @@ import "unsafe"
 // apart, starting at pix[0]) with the patch a[i] + v*b[i] + left[j] +
 // u*(right[j]-left[j]) (see patch.paint). It is the one per-pixel loop of a
 // redaction, over regions that can cover much of a frame; in C the
-// compiler vectorises it, four times faster than the same loop in Go.
+// compiler vectorises it (BenchmarkDestroy, a quarter of a 1080p frame:
+// 3.6 ms against 4.9 with the loop in Go).
 func coonsFill(pix []byte, stride, w, h int, a, b, u3, left, right []float32) {
 	n := 3 * w
 	if h == 0 || w == 0 || len(a) < n || len(b) < n || len(u3) < n || len(left) < 3*h || len(right) < 3*h ||
