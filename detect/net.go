@@ -65,48 +65,42 @@ func (n *Net) Close() error {
 type input struct {
 	scaled image.Point
 	padded gocv.Mat // 8-bit BGR, the scaled image at the top left, zeros around
-	float  gocv.Mat // padded as float32, times the manifest's scale
 	blob   gocv.Mat // 1x3xHxW float32, what the network reads
-	planes gocv.Mat // a 3H x W view of blob's memory
-	chans  [3]gocv.Mat
 }
 
 func newInput(scaled, size image.Point) (*input, error) {
 	in := &input{scaled: scaled}
 	in.padded = gocv.Zeros(size.Y, size.X, gocv.MatTypeCV8UC3)
-	in.float = gocv.NewMatWithSize(size.Y, size.X, gocv.MatTypeCV32FC3)
 	// BlobFromImage only to get the 4-D layout the network wants.
 	in.blob = gocv.BlobFromImage(in.padded, 1, size, gocv.NewScalar(0, 0, 0, 0), false, false)
-	data, err := in.blob.DataPtrUint8()
-	if err == nil {
-		in.planes, err = gocv.NewMatFromBytes(3*size.Y, size.X, gocv.MatTypeCV32F, data)
-	}
-	if err != nil {
+	if in.padded.Empty() || in.blob.Empty() {
 		in.close()
-		return nil, fmt.Errorf("model input: %w", err)
-	}
-	for c := range in.chans {
-		in.chans[c] = in.planes.RowRange(c*size.Y, (c+1)*size.Y)
+		return nil, fmt.Errorf("model input %v: OpenCV could not allocate it", size)
 	}
 	return in, nil
 }
 
 func (in *input) close() {
-	for _, m := range append(in.chans[:], in.planes, in.blob, in.float, in.padded) {
-		if m.Ptr() != nil {
-			m.Close()
-		}
-	}
+	in.padded.Close()
+	in.blob.Close()
 }
 
 // fill scales src into the input, exactly as training did: bilinear
 // resize, zero padding right and bottom, BGR times scale, planar.
-func (in *input) fill(src gocv.Mat, scale float64) {
+func (in *input) fill(src gocv.Mat, scale float64) error {
 	roi := in.padded.Region(image.Rectangle{Max: in.scaled})
 	gocv.Resize(src, &roi, in.scaled, 0, 0, gocv.InterpolationLinear)
 	roi.Close()
-	in.padded.ConvertToWithParams(&in.float, gocv.MatTypeCV32FC3, float32(scale), 0)
-	gocv.MixChannels([]gocv.Mat{in.float}, in.chans[:], []int{0, 0, 1, 1, 2, 2})
+	pix, err := in.padded.DataPtrUint8()
+	if err != nil {
+		return err
+	}
+	blob, err := in.blob.DataPtrFloat32()
+	if err != nil {
+		return err
+	}
+	planar(pix, in.padded.Step(), in.padded.Cols(), in.padded.Rows(), float32(scale), blob)
+	return nil
 }
 
 func (n *Net) Detect(im *codec.Image) ([]Region, error) {
@@ -129,7 +123,9 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 		}
 		n.in = in
 	}
-	n.in.fill(im.Mat(), n.m.Input.Scale)
+	if err := n.in.fill(im.Mat(), n.m.Input.Scale); err != nil {
+		return nil, fmt.Errorf("%s input: %w", n.label, err)
+	}
 	n.net.SetInput(n.in.blob, n.m.Input.Name)
 	out := n.net.Forward(n.m.Output.Name)
 	defer out.Close()
