@@ -1,6 +1,8 @@
 // The scaled inverse DCT (pm_coef_idct) is libjpeg-turbo's own, SIMD where
 // the CPU has it, reached through the library's internal module interface
-// (jinit_inverse_dct and struct jpeg_inverse_dct, exported since 6b).
+// (jinit_inverse_dct and struct jpeg_inverse_dct, exported since 6b);
+// pm_coef_encode takes the quantised blocks from the compressor through
+// the same interface (struct jpeg_entropy_encoder).
 #define JPEG_INTERNALS
 #include <setjmp.h>
 #include <stdlib.h>
@@ -214,89 +216,117 @@ void pm_coef_free(pm_coef *p) {
   free(p);
 }
 
-// encode_crop compresses bgr into a memory JPEG laid out like src.
-static int encode_crop(struct jpeg_decompress_struct *src, const unsigned char *bgr,
-                       int w, int h, unsigned char **out, unsigned long *outlen,
-                       char *msg) {
+// pm_sink receives the blocks of an encode: libjpeg's compressor runs as
+// usual (colour conversion, downsampling, forward DCT, quantisation), but
+// its entropy encoder is replaced by take_mcu, which stores each quantised
+// MCU straight into the destination's coefficient arrays. Encoding to
+// Huffman codes and reading them back, as a whole compress and decompress
+// would, gives the same blocks and cost about a third of the time.
+typedef struct {
+  pm_coef *dst;
+  int mcu_x, mcu_y; // where the encoded image's top left goes, in dst's MCUs
+  long n;           // MCUs taken so far, in the order libjpeg emits them
+} pm_sink;
+
+static boolean take_mcu(j_compress_ptr c, JBLOCKROW *data) {
+  pm_sink *s = (pm_sink *)c->client_data;
+  long cx = s->n % c->MCUs_per_row, cy = s->n / c->MCUs_per_row;
+  s->n++;
+  int blkn = 0;
+  for (int i = 0; i < c->comps_in_scan; i++) {
+    jpeg_component_info *from = c->cur_comp_info[i];
+    int ci = from->component_index;
+    jpeg_component_info *to = &s->dst->d.comp_info[ci];
+    // The destination's arrays hold whole MCUs, edge padding included.
+    int dst_w = (to->width_in_blocks + to->h_samp_factor - 1) / to->h_samp_factor * to->h_samp_factor;
+    int dst_h = (to->height_in_blocks + to->v_samp_factor - 1) / to->v_samp_factor * to->v_samp_factor;
+    for (int yi = 0; yi < from->MCU_height; yi++) {
+      int by = s->mcu_y * to->v_samp_factor + (int)cy * from->MCU_height + yi;
+      JBLOCKARRAY row = NULL;
+      if (by < dst_h) {
+        row = (*s->dst->d.mem->access_virt_barray)((j_common_ptr)&s->dst->d, s->dst->arrays[ci], by, 1, TRUE);
+      }
+      for (int xi = 0; xi < from->MCU_width; xi++, blkn++) {
+        int bx = s->mcu_x * to->h_samp_factor + (int)cx * from->MCU_width + xi;
+        if (row != NULL && bx < dst_w) {
+          memcpy(row[0][bx], data[blkn][0], sizeof(JBLOCK));
+        }
+      }
+    }
+  }
+  return TRUE;
+}
+
+static void no_finish(j_compress_ptr c) { (void)c; }
+
+static int encode_fail(j_compress_ptr c, unsigned char *out, char *msg, const char *why) {
+  pm_copy_msg(msg, why);
+  jpeg_destroy_compress(c);
+  free(out);
+  return 1;
+}
+
+int pm_coef_encode(pm_coef *p, int mcu_x, int mcu_y, const unsigned char *bgr,
+                   int w, int h, char *msg) {
   struct jpeg_compress_struct c;
   pm_error e;
-  *out = NULL;
-  *outlen = 0;
+  unsigned char *out = NULL; // headers only: no entropy-coded data is written
+  unsigned long outlen = 0;
+  pm_sink sink = {p, mcu_x, mcu_y, 0};
   c.err = pm_errors(&e);
+  // An error in the compressor, or in the destination's block access
+  // inside take_mcu, lands in one of these, and both are cleaned up.
   if (setjmp(e.jump)) {
-    pm_copy_msg(msg, e.msg);
-    jpeg_destroy_compress(&c);
-    free(*out);
-    *out = NULL;
-    return 1;
+    return encode_fail(&c, out, msg, e.msg);
+  }
+  if (setjmp(p->e.jump)) {
+    return encode_fail(&c, out, msg, p->e.msg);
   }
   jpeg_create_compress(&c);
-  jpeg_mem_dest(&c, out, outlen);
+  jpeg_mem_dest(&c, &out, &outlen);
+  c.client_data = &sink;
   c.image_width = w;
   c.image_height = h;
   c.input_components = 3;
   c.in_color_space = JCS_EXT_BGR;
   jpeg_set_defaults(&c);
-  jpeg_set_colorspace(&c, src->jpeg_color_space);
+  jpeg_set_colorspace(&c, p->d.jpeg_color_space);
   for (int i = 0; i < NUM_QUANT_TBLS; i++) {
-    if (src->quant_tbl_ptrs[i] != NULL) {
+    if (p->d.quant_tbl_ptrs[i] != NULL) {
       if (c.quant_tbl_ptrs[i] == NULL) {
         c.quant_tbl_ptrs[i] = jpeg_alloc_quant_table((j_common_ptr)&c);
       }
-      memcpy(c.quant_tbl_ptrs[i]->quantval, src->quant_tbl_ptrs[i]->quantval,
+      memcpy(c.quant_tbl_ptrs[i]->quantval, p->d.quant_tbl_ptrs[i]->quantval,
              sizeof(c.quant_tbl_ptrs[i]->quantval));
     }
   }
-  for (int ci = 0; ci < src->num_components; ci++) {
-    c.comp_info[ci].h_samp_factor = src->comp_info[ci].h_samp_factor;
-    c.comp_info[ci].v_samp_factor = src->comp_info[ci].v_samp_factor;
-    c.comp_info[ci].quant_tbl_no = src->comp_info[ci].quant_tbl_no;
+  for (int ci = 0; ci < p->d.num_components; ci++) {
+    c.comp_info[ci].h_samp_factor = p->d.comp_info[ci].h_samp_factor;
+    c.comp_info[ci].v_samp_factor = p->d.comp_info[ci].v_samp_factor;
+    c.comp_info[ci].quant_tbl_no = p->d.comp_info[ci].quant_tbl_no;
   }
+  // One baseline scan in one pass (no optimised tables): the entropy
+  // encoder's start_pass has run inside jpeg_start_compress, so the
+  // hooks set now are the ones the coefficient controller calls.
+  c.optimize_coding = FALSE;
   jpeg_start_compress(&c, TRUE);
+  if (c.num_scans > 1 || c.comps_in_scan != c.num_components) {
+    return encode_fail(&c, out, msg, "encoder did not set up one scan of every component");
+  }
+  c.entropy->encode_mcu = take_mcu;
+  c.entropy->finish_pass = no_finish;
   while (c.next_scanline < c.image_height) {
     JSAMPROW row = (JSAMPROW)(bgr + (size_t)c.next_scanline * w * 3);
     jpeg_write_scanlines(&c, &row, 1);
   }
-  jpeg_finish_compress(&c);
+  long want = (long)c.MCUs_per_row * c.MCU_rows_in_scan;
+  // Every MCU has gone through take_mcu once the last row is in; finishing
+  // would only write an end-of-image marker to out.
+  if (sink.n != want) {
+    return encode_fail(&c, out, msg, "encoder emitted fewer blocks than the image holds");
+  }
   jpeg_destroy_compress(&c);
-  return 0;
-}
-
-int pm_coef_encode(pm_coef *p, int mcu_x, int mcu_y, const unsigned char *bgr,
-                   int w, int h, char *msg) {
-  unsigned char *jpg;
-  unsigned long n;
-  if (encode_crop(&p->d, bgr, w, h, &jpg, &n, msg) != 0) {
-    return 1;
-  }
-  pm_coef *crop = pm_coef_read(jpg, n, msg);
-  free(jpg);
-  if (crop == NULL) {
-    return 1;
-  }
-  if (setjmp(p->e.jump)) {
-    pm_copy_msg(msg, p->e.msg);
-    pm_coef_free(crop);
-    return 1;
-  }
-  for (int ci = 0; ci < p->d.num_components; ci++) {
-    jpeg_component_info *dst = &p->d.comp_info[ci];
-    jpeg_component_info *from = &crop->d.comp_info[ci];
-    int bx = mcu_x * dst->h_samp_factor, by = mcu_y * dst->v_samp_factor;
-    int dst_w = (dst->width_in_blocks + dst->h_samp_factor - 1) / dst->h_samp_factor * dst->h_samp_factor;
-    int dst_h = (dst->height_in_blocks + dst->v_samp_factor - 1) / dst->v_samp_factor * dst->v_samp_factor;
-    int rows = (from->height_in_blocks + from->v_samp_factor - 1) / from->v_samp_factor * from->v_samp_factor;
-    int cols = (from->width_in_blocks + from->h_samp_factor - 1) / from->h_samp_factor * from->h_samp_factor;
-    for (int y = 0; y < rows && by + y < dst_h; y++) {
-      JBLOCKARRAY s = (*crop->d.mem->access_virt_barray)(
-          (j_common_ptr)&crop->d, crop->arrays[ci], y, 1, FALSE);
-      JBLOCKARRAY d = (*p->d.mem->access_virt_barray)(
-          (j_common_ptr)&p->d, p->arrays[ci], by + y, 1, TRUE);
-      int k = cols < dst_w - bx ? cols : dst_w - bx;
-      memcpy(d[0] + bx, s[0], (size_t)k * sizeof(JBLOCK));
-    }
-  }
-  pm_coef_free(crop);
+  free(out);
   return 0;
 }
 
