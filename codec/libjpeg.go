@@ -39,8 +39,9 @@ func reduction(w, h, maxSide int) int {
 // The inverse DCT is libjpeg-turbo's, sized per component as libjpeg's
 // own scaled decode sizes it; chroma still below the luma resolution is
 // upsampled bilinearly (libjpeg's "fancy" upsampling is the same
-// triangle filter) and converted with OpenCV, so pixels may differ from a
-// libjpeg decode by a level or two.
+// triangle filter, though not at the same phase) and colour is converted
+// with libjpeg's arithmetic, so pixels may differ from a libjpeg decode by
+// a level or two.
 func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 	denom := reduction(c.w, c.h, maxSide)
 	n := len(c.comps)
@@ -56,7 +57,7 @@ func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 			m.Close()
 		}
 	}()
-	planes := make([]gocv.Mat, n) // each outW x outH, views into mats
+	planes := make([]gocv.Mat, n) // each at least outW x outH, among mats
 	for i, comp := range c.comps {
 		w, h := int(ws[i]), int(hs[i])
 		m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
@@ -81,19 +82,20 @@ func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 		if m.Cols() < outW || m.Rows() < outH {
 			return nil, 0, fmt.Errorf("%w: component %d covers %dx%d of %dx%d", ErrCorrupt, i, m.Cols(), m.Rows(), outW, outH)
 		}
-		planes[i] = m.Region(image.Rect(0, 0, outW, outH))
-		mats = append(mats, planes[i])
+		planes[i] = m // its top left outW x outH is the picture
 	}
 	c.rangeChecked = true // pm_coef_idct checked every block
 	out := gocv.NewMatWithSize(outH, outW, gocv.MatTypeCV8UC3)
 	if n == 1 {
-		gocv.CvtColor(planes[0], &out, gocv.ColorGrayToBGR)
+		grey := planes[0].Region(image.Rect(0, 0, outW, outH))
+		defer grey.Close()
+		gocv.CvtColor(grey, &out, gocv.ColorGrayToBGR)
 		return &Image{mat: out}, denom, nil
 	}
-	ycrcb := gocv.NewMat()
-	mats = append(mats, ycrcb)
-	gocv.Merge([]gocv.Mat{planes[0], planes[2], planes[1]}, &ycrcb)
-	gocv.CvtColor(ycrcb, &out, gocv.ColorYCrCbToBGR)
+	if err := yccToBGR(planes[0], planes[1], planes[2], outW, outH, out); err != nil {
+		out.Close()
+		return nil, 0, fmt.Errorf("reduced decode: %w", err)
+	}
 	return &Image{mat: out}, denom, nil
 }
 
