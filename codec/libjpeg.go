@@ -37,11 +37,12 @@ func reduction(w, h, maxSide int) int {
 // frames) and the factor by which it is smaller than the frame.
 //
 // The inverse DCT is libjpeg-turbo's, sized per component as libjpeg's
-// own scaled decode sizes it; chroma still below the luma resolution is
-// upsampled bilinearly (libjpeg's "fancy" upsampling is the same
-// triangle filter, though not at the same phase) and colour is converted
-// with libjpeg's arithmetic, so pixels may differ from a libjpeg decode by
-// a level or two.
+// own scaled decode sizes it, and colour is converted with libjpeg's
+// arithmetic: where that brings every component to the luma resolution
+// (4:2:0, 4:4:4 and grey scaled down), the pixels are libjpeg's own.
+// Chroma still below it (at full size, or 4:2:2) is upsampled bilinearly,
+// close to libjpeg's "fancy" triangle filter, and pixels may differ from
+// libjpeg's decode by a level or two.
 func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 	denom := reduction(c.w, c.h, maxSide)
 	n := len(c.comps)
