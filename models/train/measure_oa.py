@@ -5,6 +5,10 @@ Nothing here feeds back into training or threshold selection; the oa- (AGPL)
 images are only read, never trained on.
 
     /usr/bin/python3 models/train/measure_oa.py --shared ../shared --model models/platenet.json
+
+--breakdown also splits the area away from plates by where it comes from:
+components that hold a plate, and the rest, each by peak (each
+component's padded box counted alone, so overlaps count twice).
 """
 import argparse
 import json
@@ -19,10 +23,31 @@ import data  # noqa: E402
 import evaluate  # noqa: E402
 
 
+def breakdown(hm, scale, shape, labels, man):
+    """Area away from plates of each component's padded box, as a share of
+    the image: [holds a plate and peaks >= 0.9, holds one and peaks lower,
+    no plate and >= 0.9, no plate and lower]."""
+    H, W = shape[:2]
+    plate = np.zeros((H, W), bool)
+    for (x, y, w, h) in labels:
+        plate[int(round(y)):int(round(y + h)), int(round(x)):int(round(x + w))] = True
+    out = np.zeros(4)
+    comps = evaluate.components(hm, man["threshold"], evaluate.valid_grid(scale, shape), man.get("split_step", 0.0))
+    for comp in comps:
+        boxes = evaluate.core_boxes(hm, [comp], man.get("core", 0.0), man.get("min_peak", 0.0))
+        for (x0, y0, x1, y1) in evaluate.boxes_from_components(boxes, scale, shape, man["margin"], man["margin_px"]):
+            m = np.zeros((H, W), bool)
+            m[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
+            k = (0 if (m & plate).any() else 2) + (0 if comp[4] >= 0.9 else 1)
+            out[k] += (m & ~plate).sum() / (H * W)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default="../shared")
     ap.add_argument("--model", default="models/platenet.json")
+    ap.add_argument("--breakdown", action="store_true", help="split the area away from plates by component")
     a = ap.parse_args()
     man = json.load(open(a.model))
     # The manifest's settings only: they are chosen on validation data.
@@ -42,6 +67,7 @@ def main():
     allc, allf = [], []
     for k in sorted(groups):
         covs, fs, misses = [], [], []
+        parts = np.zeros(4)  # plate peak >= 0.9, plate below, other >= 0.9, other below
         for n in groups[k]:
             img = cv2.imread(os.path.join(img_dir, n))
             blob, scale = evaluate.prepare(img, man["input"]["max_side"])
@@ -52,11 +78,17 @@ def main():
             covs += c
             fs.append(f)
             misses += [(n, round(x, 2)) for x in c if x < evaluate.COVER]
+            if a.breakdown:
+                parts += breakdown(hm, scale, img.shape, labels.get(n, []), man)
         covs = np.array(covs)
         allc += list(covs)
         allf += fs
         print("%-8s images %3d plates %3d recall %.4f false area %.4f misses %s" %
               (k, len(groups[k]), len(covs), (covs >= evaluate.COVER).mean(), np.mean(fs), misses[:6]))
+        if a.breakdown:
+            parts /= len(groups[k])
+            print("         away from plates: components holding a plate, peak >= 0.9 %.4f, below %.4f; "
+                  "others, peak >= 0.9 %.4f, below %.4f" % tuple(parts))
     allc = np.array(allc)
     print("ALL      recall %.4f false area %.4f (t=%s split_step=%s core=%s min_peak=%s m=%s px=%s)" %
           ((allc >= evaluate.COVER).mean(), np.mean(allf), t, split, core, min_peak, m, p))
