@@ -78,73 +78,71 @@ func (p *Pool) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Add(1)
 	go func() { defer wg.Done(); p.heartbeat(ctx, pause) }()
+	// Each job in hand holds a slot from its fetch until it is settled,
+	// two per processor: while one image is redacted, the next is already
+	// fetched (its ack wait kept alive) and the last is being stored and
+	// acknowledged, so a processor never waits on the broker or the sink.
+	// A slow sink still holds the pull once every slot is taken.
+	slots := make(chan struct{}, 2*p.cfg.Workers)
 	var cons jetstream.Consumer
 	for ctx.Err() == nil {
 		if pause.Wait(ctx) != nil {
 			return nil
 		}
-		// Take every free processor: the pull asks for exactly as many jobs
-		// as can start now, so nothing waits in a buffer while its ack
-		// wait runs.
-		var free []*redact.Processor
+		// Take the free slots, up to one pull per processor.
+		n := 0
 		select {
-		case pr := <-procs:
-			free = append(free, pr)
+		case slots <- struct{}{}:
+			n++
 		case <-ctx.Done():
 			return nil
 		}
 	more:
-		for {
+		for n < p.cfg.Workers {
 			select {
-			case pr := <-procs:
-				free = append(free, pr)
+			case slots <- struct{}{}:
+				n++
 			default:
 				break more
 			}
 		}
-		if pause.Paused() {
-			for _, pr := range free {
-				procs <- pr
+		giveBack := func() {
+			for ; n > 0; n-- {
+				<-slots
 			}
+		}
+		if pause.Paused() {
+			giveBack()
 			continue
 		}
 		if cons == nil {
 			c, err := p.q.Consumer(ctx)
 			if err != nil {
 				p.pause(ctx, "consumer unavailable", err)
-				for _, pr := range free {
-					procs <- pr
-				}
+				giveBack()
 				continue
 			}
 			cons = c
 		}
-		batch, err := cons.Fetch(len(free), jetstream.FetchMaxWait(p.cfg.FetchWait))
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(p.cfg.FetchWait))
 		if err != nil {
 			if errors.Is(err, jetstream.ErrConsumerNotFound) {
 				cons = nil
 			}
 			p.pause(ctx, "fetch failed", err)
-			for _, pr := range free {
-				procs <- pr
-			}
+			giveBack()
 			continue
 		}
 		for msg := range batch.Messages() {
-			pr := free[0]
-			free = free[1:]
+			n--
 			wg.Add(1)
-			p.busy.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { procs <- pr }()
-				defer p.busy.Add(-1)
-				p.handle(ctx, msg, pr)
+				defer func() { <-slots }()
+				p.handle(ctx, msg, procs)
 			}()
 		}
-		for _, pr := range free {
-			procs <- pr
-		}
+		giveBack()
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			p.pause(ctx, "fetch ended", err)
 		}
@@ -184,15 +182,15 @@ func (p *Pool) pause(ctx context.Context, what string, err error) {
 	}
 }
 
-// handle runs one job and settles it. A job that has started runs to the
-// end even when ctx is cancelled, so a drain leaves nothing half-done.
-func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, pr *redact.Processor) {
-	start := time.Now()
-	if p.m != nil {
-		p.m.InFlight.Inc()
-		defer p.m.InFlight.Dec()
-		defer func() { p.m.Seconds.Observe(time.Since(start).Seconds()) }()
-	}
+// handle runs one job and settles it: it waits for a processor, redacts,
+// gives the processor back and only then stores and acknowledges. A job
+// that has been fetched runs to the end even when ctx is cancelled (at
+// most one job per processor waits for one), so a drain leaves nothing
+// half-done.
+func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, procs chan *redact.Processor) {
+	// The broker hears the job is alive from the moment it is in hand,
+	// waiting for a processor included.
+	defer p.inProgress(msg)()
 	work := context.WithoutCancel(ctx)
 	var delivered uint64 = 1
 	if md, err := msg.Metadata(); err == nil {
@@ -206,14 +204,23 @@ func (p *Pool) handle(ctx context.Context, msg jetstream.Msg, pr *redact.Process
 		msg.TermWithReason(outcome.Of(err).Reason)
 		return
 	}
-	defer p.inProgress(msg)()
 	results := p.resultsOf(m)
+	pr := <-procs
+	p.busy.Add(1)
+	start := time.Now()
+	if p.m != nil {
+		p.m.InFlight.Inc()
+		defer p.m.InFlight.Dec()
+		defer func() { p.m.Seconds.Observe(time.Since(start).Seconds()) }()
+	}
 	var job *redact.Job
 	if delivered > uint64(p.cfg.MaxAttempts) {
 		err = outcome.ErrExhausted
 	} else {
 		job, err = p.process(work, msg, m, pr)
 	}
+	p.busy.Add(-1)
+	procs <- pr
 	p.settle(work, msg, m, results, delivered, job, err)
 }
 

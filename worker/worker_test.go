@@ -324,3 +324,54 @@ func TestResultsBucket(t *testing.T) {
 		t.Error("an outcome for the job whose bucket was gone")
 	}
 }
+
+// gatedSink holds every put until open is closed.
+type gatedSink struct {
+	open  chan struct{}
+	inner sink.Sink
+}
+
+func (g *gatedSink) Put(ctx context.Context, rec redact.Record, img []byte) error {
+	<-g.open
+	return g.inner.Put(ctx, rec, img)
+}
+
+// TestSinkDoesNotHoldTheProcessor: while one job's output waits on the
+// sink, the worker redacts the next; with every slot taken by jobs
+// waiting on the sink it fetches no more, and once the sink moves all
+// are stored.
+func TestSinkDoesNotHoldTheProcessor(t *testing.T) {
+	var calls atomic.Int64
+	ring := brokertest.Ring(3)
+	cfg := config(fakeDetector{calls: &calls}, ring)
+	cfg.Workers = 1
+	out := t.TempDir()
+	d, err := sink.NewDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedSink{open: make(chan struct{}), inner: d}
+	var once sync.Once
+	openGate := func() { once.Do(func() { close(g.open) }) }
+	r := start(t, g, cfg, brokertest.Config())
+	t.Cleanup(openGate) // runs before start's: a failed test must not leave Run waiting on the sink
+	for i := range 4 {
+		r.submit(t, jpeg(t, int64(i), 640, 360), fmt.Sprintf("%d.jpg", i))
+	}
+	// One worker has two slots: both jobs get redacted, their puts wait.
+	brokertest.Eventually(t, 10*time.Second, func() error {
+		if n := calls.Load(); n < 2 {
+			return fmt.Errorf("%d jobs redacted while the sink is held, want 2", n)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d jobs redacted with both slots waiting on the sink, want 2", n)
+	}
+	openGate()
+	r.settled(t)
+	if n := len(outputs(t, out)); n != 4 {
+		t.Errorf("%d outputs, want 4", n)
+	}
+}
