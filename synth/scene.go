@@ -130,6 +130,23 @@ func Scene(seed int64, w, h, n int) (*image.NRGBA, []Plate, error) {
 	return img, plates, nil
 }
 
+// SensorNoise adds a camera sensor's grain to img: Gaussian noise of sigma
+// levels on every channel of every pixel. A camera never delivers flat
+// colour, and a detector trained on photos takes large flat panels for
+// plates (on six `platemask samples` frames, 89% of the frame redacted
+// without grain, 5% with sigma 6: TestSamplesLookLikeCameraImages).
+func SensorNoise(img *image.NRGBA, r *rand.Rand, sigma float64) {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		row := img.Pix[img.PixOffset(b.Min.X, y):img.PixOffset(b.Max.X, y)]
+		for i := range row {
+			if i%4 != 3 { // alpha stays
+				row[i] = clamp(int(row[i]) + int(r.NormFloat64()*sigma+0.5))
+			}
+		}
+	}
+}
+
 func lerp(a, b uint8, t float64) int { return int(float64(a)*(1-t) + float64(b)*t) }
 
 func clamp(v int) uint8 { return uint8(min(255, max(0, v))) }

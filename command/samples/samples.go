@@ -15,6 +15,10 @@ import (
 	"github.com/platemask/platemask/synth"
 )
 
+// sensorSigma is the grain of the samples, in levels: a street camera's
+// at night is more, a good one's by day less.
+const sensorSigma = 6
+
 // Options are the command's flags.
 type Options struct {
 	IO     *cmdutil.IOStreams
@@ -31,10 +35,10 @@ func New(io *cmdutil.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "samples DIR",
 		Short: "Write generated camera images to try platemask on",
-		Long: `Write generated street scenes with plate-like text, named as ANPR cameras
-name them (timestamps, plates, camera IPs) and carrying EXIF with GPS and a
-thumbnail, XMP, a comment and bytes after the image: everything platemask
-must remove. No real person's data is involved.`,
+		Long: `Write generated street scenes with plate-like text and a camera's sensor
+grain, named as ANPR cameras name them (timestamps, plates, camera IPs) and
+carrying EXIF with GPS and a thumbnail, XMP, a comment and bytes after the
+image: everything platemask must remove. No real person's data is involved.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dir = args[0]
@@ -71,12 +75,14 @@ func Run(o *Options) error {
 	return nil
 }
 
-// Image renders one sample JPEG with n plates and full camera metadata.
+// Image renders one sample JPEG with n plates, a camera's sensor grain
+// and full camera metadata.
 func Image(seed int64, w, h, n int) ([]byte, []synth.Plate, error) {
 	img, plates, err := synth.Scene(seed, w, h, n)
 	if err != nil {
 		return nil, nil, err
 	}
+	synth.SensorNoise(img, rand.New(rand.NewSource(seed)), sensorSigma)
 	jpg, err := synth.EncodeJPEG(img, 90)
 	if err != nil {
 		return nil, nil, err
