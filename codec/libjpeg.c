@@ -257,8 +257,6 @@ static boolean take_mcu(j_compress_ptr c, JBLOCKROW *data) {
   return TRUE;
 }
 
-static void no_finish(j_compress_ptr c) { (void)c; }
-
 static int encode_fail(j_compress_ptr c, unsigned char *out, char *msg, const char *why) {
   pm_copy_msg(msg, why);
   jpeg_destroy_compress(c);
@@ -314,7 +312,6 @@ int pm_coef_encode(pm_coef *p, int mcu_x, int mcu_y, const unsigned char *bgr,
     return encode_fail(&c, out, msg, "encoder did not set up one scan of every component");
   }
   c.entropy->encode_mcu = take_mcu;
-  c.entropy->finish_pass = no_finish;
   while (c.next_scanline < c.image_height) {
     JSAMPROW row = (JSAMPROW)(bgr + (size_t)c.next_scanline * w * 3);
     jpeg_write_scanlines(&c, &row, 1);
