@@ -6,12 +6,13 @@ import (
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/eval"
 )
 
 // TestSamplesLookLikeCameraImages: the demo runs the shipped detector on
 // these samples, so every plate in them must be found, and the frame must
-// not glow over as a whole (without sensor grain, 85-100% of each frame
-// was redacted).
+// not glow over as a whole (without sensor grain, 88% of each frame was
+// redacted away from the plates).
 func TestSamplesLookLikeCameraImages(t *testing.T) {
 	detect.SetThreads(1)
 	d, err := detect.New(detect.NewDefaultConfig())
@@ -19,7 +20,7 @@ func TestSamplesLookLikeCameraImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	var share float64
+	var away float64
 	const n = 6
 	for i := range n {
 		data, plates, err := Image(int64(1+i), 1280, 720, 1+i%3)
@@ -35,32 +36,21 @@ func TestSamplesLookLikeCameraImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := image.Rect(0, 0, 1280, 720)
+		var found, want []image.Rectangle
+		for _, r := range regions {
+			found = append(found, r.Rect)
+		}
 		for _, p := range plates {
-			if c := covered(regions, p.Rect); c < 0.95 {
-				t.Errorf("sample %d: plate %q only %.0f%% covered", i, p.Text, 100*c)
-			}
+			want = append(want, p.Rect)
 		}
-		share += covered(regions, b)
-	}
-	if share /= n; share > 0.25 {
-		t.Errorf("%.0f%% of the frame redacted on average, want at most 25%%", 100*share)
-	}
-	t.Logf("%.1f%% of the frame redacted on average", 100*share)
-}
-
-// covered is the share of r inside any region.
-func covered(regions []detect.Region, r image.Rectangle) float64 {
-	in := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			for _, g := range regions {
-				if image.Pt(x, y).In(g.Rect) {
-					in++
-					break
-				}
-			}
+		s := eval.Score(image.Rect(0, 0, 1280, 720), found, want, 0.95)
+		if s.Found != s.Plates {
+			t.Errorf("sample %d: %d of %d plates found", i, s.Found, s.Plates)
 		}
+		away += s.AwayFrac
 	}
-	return float64(in) / float64(r.Dx()*r.Dy())
+	if away /= n; away > 0.25 {
+		t.Errorf("%.0f%% of the frame redacted away from plates on average, want at most 25%%", 100*away)
+	}
+	t.Logf("%.1f%% of the frame redacted away from plates on average", 100*away)
 }
