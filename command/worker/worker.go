@@ -44,7 +44,9 @@ func New(io *cmdutil.IOStreams) *cobra.Command {
 		Short: "Run workers against a shared queue",
 		Long: `Run redaction workers against an external NATS broker or cluster, next
 to a 'platemask serve' that does the ingest. Every worker needs the same
-keys as the ingest (to open sealed images and derive names). SIGTERM or
+keys as the ingest (to open sealed images and derive names). Each of the
+--workers holds up to two jobs: one being redacted, and the next (fetched
+while it runs) or the last (being stored and acknowledged). SIGTERM or
 Ctrl-C drains the jobs in hand before exiting.`,
 		Example: `  platemask worker --nats nats://n1:4222,nats://n2:4222 --replicas 3 --out /srv/redacted
   platemask worker --nats tls://broker:4222 --nats-creds worker.creds --nats-ca ca.pem --sink objects`,
