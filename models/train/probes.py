@@ -1,4 +1,4 @@
-"""Probes of two ways the detector can fail away from its training data,
+"""Probes of three ways the detector can fail away from its training data,
 on validation data only, with a model's manifest settings exactly as the
 product runs it.
 
@@ -13,6 +13,10 @@ none of the parts synth.decoy_body draws) on ro- validation frames and
 procedural backgrounds, runs the ONNX model with its manifest's settings
 exactly as the product does, and reports the area redacted away from the
 labelled plates, and their recall, per block size.
+
+Surfaces: close-up car-park photos are full of tiled floors and railings,
+sharp and high in contrast, which dashcam roads do not show. One or two
+(synth.surface_decoy) are drawn on each of the blocks probe's images.
 
 Colour: the ro- frames carry a strong magenta cast; other cameras give
 balanced colour, or grey (infrared ANPR cameras). The ro- validation
@@ -86,6 +90,31 @@ def blocks(path, man, shared):
     return rows
 
 
+def surfaces(path, man, shared):
+    """[{surfaces, false_area, recall, images}]: the probe images as they
+    are, and with one or two tiled floors or railings (synth.surface_decoy,
+    drawn clear of the labelled plates) on each."""
+    rng = np.random.default_rng(2027)
+    base = images(shared, rng)
+    drawn = []
+    for img, boxes in base:
+        im = img.copy()
+        n = 0
+        for _ in range(8):
+            if synth.surface_decoy(rng, im, [tuple(b) for b in boxes]) is not None:
+                n += 1
+                if n == 2:
+                    break
+        drawn.append((im, boxes))
+    rows = []
+    for name, items in (("none", base), ("floors and railings", drawn)):
+        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
+                              man.get("min_peak", 0), man.get("split_step", 0))
+        rows.append({"surfaces": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
+    return rows
+
+
 def desaturate(img, f):
     g = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR).astype(np.float32)
     return np.clip(g + (img.astype(np.float32) - g) * f, 0, 255).astype(np.uint8)
@@ -123,6 +152,9 @@ def main():
         for r in blocks(path, man, shared):
             print("  block %.2f of the width: area redacted away from plates %.2f%%, recall %.4f (%d images)"
                   % (r["block"], 100 * r["false_area"], r["recall"], r["images"]))
+        for r in surfaces(path, man, shared):
+            print("  surfaces %s: area redacted away from plates %.2f%%, recall %.4f (%d images)"
+                  % (r["surfaces"], 100 * r["false_area"], r["recall"], r["images"]))
         for r in colour(path, man, shared):
             print("  ro- validation, %s: area redacted away from plates %.2f%%, recall %.4f (%d images)"
                   % (r["colours"], 100 * r["false_area"], r["recall"], r["images"]))

@@ -382,6 +382,67 @@ def decoy_body(rng, img, avoid):
     return mask
 
 
+def surface_decoy(rng, img, avoid):
+    """Draw a regular man-made surface with no plate (in place) and return
+    its mask, or None when it would cover a box in avoid: a tiled or
+    chequered floor in perspective, or a railing of bars. Close-up car-park
+    photos are full of them, sharp and high in contrast, and a network that
+    has seen only dashcam roads glows over them."""
+    H, W = img.shape[:2]
+    if rng.random() < 0.5:  # floor: a band from some height down to the bottom
+        y0 = rng.uniform(0.3, 0.8) * H
+        x0, x1, y1 = 0.0, float(W), float(H)
+    else:  # railing: a band across part of the width
+        bw = W * rng.uniform(0.3, 1.0)
+        bh = H * rng.uniform(0.1, 0.35)
+        x0, y0 = rng.uniform(0, W - bw), rng.uniform(0, H - bh)
+        x1, y1 = x0 + bw, y0 + bh
+    for (bx, by, bbw, bbh) in avoid:
+        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
+            return None
+    X0, Y0, X1, Y1 = int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))
+    bw, bh = max(1, X1 - X0), max(1, Y1 - Y0)
+    a = np.array(rng.integers(0, 256, 3), np.float32)
+    b = a * rng.uniform(0.1, 0.5) if rng.random() < 0.5 else np.array(rng.integers(0, 256, 3), np.float32)
+    if x1 - x0 == W and y1 == H:  # floor
+        cell = int(rng.integers(8, 48))
+        n = int(2.2 * W) // cell + 2
+        yy, xx = np.mgrid[0:n * cell, 0:n * cell]
+        if rng.random() < 0.6:  # chequers
+            tile = (((yy // cell) + (xx // cell)) % 2).astype(np.float32)
+        else:  # tiles with grout lines
+            g = max(1, cell // 8)
+            tile = (((yy % cell) < g) | ((xx % cell) < g)).astype(np.float32)
+        tex = (tile[:, :, None] * b + (1 - tile[:, :, None]) * a).astype(np.uint8)
+        S = tex.shape[0]
+        spread = rng.uniform(0.0, 0.45) * S  # the far edge narrower: a floor seen from above
+        sh = min(S, S * bh / bw * rng.uniform(1.5, 3.0))  # foreshortened, not squashed flat
+        src = np.float32([[spread, 0], [S - spread, 0], [S, sh], [0, sh]])
+        skew = rng.uniform(-0.3, 0.3) * bw
+        dst = np.float32([[X0 + skew, Y0], [X1 + skew, Y0], [X1 + 0.6 * bw, Y1], [X0 - 0.6 * bw, Y1]])
+        surf = cv2.warpPerspective(tex, cv2.getPerspectiveTransform(src, dst), (W, H), flags=cv2.INTER_LINEAR)
+    else:  # railing: vertical bars between rails
+        surf = img.copy()
+        gap = rng.uniform(4, 24)
+        thick = max(1, int(gap * rng.uniform(0.15, 0.5)))
+        col = tuple(int(v) for v in a)
+        x = X0 + rng.uniform(0, gap)
+        while x < X1:
+            cv2.line(surf, (int(x), Y0), (int(x), Y1), col, thick)
+            x += gap
+        for yr in (Y0, Y1 - thick) if rng.random() < 0.7 else (Y0,):
+            cv2.rectangle(surf, (X0, int(yr)), (X1, int(yr) + 2 * thick), col, -1)
+    mask = np.zeros((H, W), np.uint8)
+    if x1 - x0 == W and y1 == H:
+        mask[Y0:, :] = 1
+    else:
+        # only the bars and rails, not the scene seen through them
+        mask[Y0:Y1, X0:X1] = np.any(surf[Y0:Y1, X0:X1] != img[Y0:Y1, X0:X1], axis=2)
+        mask[Y0:Y1, X0:X1] = cv2.dilate(mask[Y0:Y1, X0:X1], np.ones((3, 3), np.uint8))
+    np.copyto(img, surf, where=mask[:, :, None].astype(bool))
+    return mask
+
+
 def colour_shift(rng, img):
     """Move the colours toward what other cameras see. The ro- frames are
     dashcam footage with a strong magenta cast (median HSV saturation about

@@ -113,6 +113,10 @@ def main():
                     help="add close-ups, sharp surface textures and sharpening to the samples (see data.make_sample)")
     ap.add_argument("--decoys", action="store_true",
                     help="add car-body blocks without plates (targets 0, teacher ignored there)")
+    ap.add_argument("--surfaces", action="store_true",
+                    help="add tiled floors and railings without plates (targets 0, teacher ignored there)")
+    ap.add_argument("--freeze-bn", action="store_true",
+                    help="keep BatchNorm statistics fixed (needed from weights made by from_onnx.py)")
     ap.add_argument("--colour", action="store_true",
                     help="shift half the samples toward balanced, desaturated or grey colours")
     ap.add_argument("--init", default="", help="optional state_dict to start from (weights the "
@@ -181,7 +185,7 @@ def main():
     if not args.skip_train:
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
-                           args.decoys, args.colour)
+                           args.decoys, args.colour, args.surfaces)
         if args.stem_steps:
             if args.arch != "fast" or teacher is None:
                 sys.exit("--stem-steps needs --arch fast and --teacher")
@@ -199,6 +203,10 @@ def main():
                                              num_workers=args.workers, worker_init_fn=worker_init,
                                              drop_last=True, pin_memory=use_amp)
             net.train()
+            if args.freeze_bn:
+                for m in net.modules():
+                    if isinstance(m, torch.nn.BatchNorm2d):
+                        m.eval()
             run = 0.0
             for x, t, w, d, tw in dl:
                 x, t, w, d, tw = x.to(dev, non_blocking=True), t.to(dev), w.to(dev), d.to(dev), tw.to(dev)
@@ -251,6 +259,7 @@ def main():
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
         "arch": args.arch, "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
+        "surfaces": args.surfaces, "freeze_bn": args.freeze_bn,
         "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
@@ -261,6 +270,8 @@ def main():
                              "--hard-negatives" if args.hard_negatives else "",
                              "--decoys" if args.decoys else "",
                              "--colour" if args.colour else "",
+                             "--surfaces" if args.surfaces else "",
+                             "--freeze-bn" if args.freeze_bn else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
                                  args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop),
@@ -323,6 +334,10 @@ def main():
         "what": "the ro- validation frames as they are, desaturated, grey and grey-world balanced "
                 "(models/train/probes.py): area redacted away from plates and recall",
         "rows": probes.colour(tmp_onnx, manifest, args.shared)}
+    manifest["validation"]["surfaces_probe"] = {
+        "what": "tiled floors and railings without plates drawn over ro- validation frames and procedural "
+                "backgrounds (models/train/probes.py): area redacted away from plates and recall",
+        "rows": probes.surfaces(tmp_onnx, manifest, args.shared)}
     tmp_json = os.path.join(args.out, "platenet.json.tmp")
     with open(tmp_json, "w") as f:
         json.dump(manifest, f, indent=2)
