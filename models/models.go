@@ -59,7 +59,7 @@ func (m Manifest) Validate() error {
 	return nil
 }
 
-// Version names the model for records: name, version and a short hash.
+// Label names the model for records: name, version and a short hash.
 func (m Manifest) Label() string {
 	h := m.SHA256
 	if len(h) > 12 {
