@@ -389,7 +389,8 @@ def surface_decoy(rng, img, avoid):
     photos are full of them, sharp and high in contrast, and a network that
     has seen only dashcam roads glows over them."""
     H, W = img.shape[:2]
-    if rng.random() < 0.5:  # floor: a band from some height down to the bottom
+    floor = rng.random() < 0.5
+    if floor:  # a band from some height down to the bottom
         y0 = rng.uniform(0.3, 0.8) * H
         x0, x1, y1 = 0.0, float(W), float(H)
     else:  # railing: a band across part of the width
@@ -404,7 +405,7 @@ def surface_decoy(rng, img, avoid):
     bw, bh = max(1, X1 - X0), max(1, Y1 - Y0)
     a = np.array(rng.integers(0, 256, 3), np.float32)
     b = a * rng.uniform(0.1, 0.5) if rng.random() < 0.5 else np.array(rng.integers(0, 256, 3), np.float32)
-    if x1 - x0 == W and y1 == H:  # floor
+    if floor:
         cell = int(rng.integers(8, 48))
         n = int(2.2 * W) // cell + 2
         yy, xx = np.mgrid[0:n * cell, 0:n * cell]
@@ -433,7 +434,7 @@ def surface_decoy(rng, img, avoid):
         for yr in (Y0, Y1 - thick) if rng.random() < 0.7 else (Y0,):
             cv2.rectangle(surf, (X0, int(yr)), (X1, int(yr) + 2 * thick), col, -1)
     mask = np.zeros((H, W), np.uint8)
-    if x1 - x0 == W and y1 == H:
+    if floor:
         mask[Y0:, :] = 1
     else:
         # only the bars and rails, not the scene seen through them
