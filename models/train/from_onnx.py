@@ -38,8 +38,10 @@ def module_path(node):
     return ".".join(parts)
 
 
-def state_dict(path, arch="platenet", upsample="nearest"):
-    net = build(arch, upsample)
+def state_dict(path):
+    """The state_dict of a nearest-upsampling PlateNet (the fast network's
+    layers are named differently) that computes what the ONNX file does."""
+    net = build("platenet", "nearest")
     own = net.state_dict()
     g = onnx.load(path).graph
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
