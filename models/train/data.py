@@ -68,7 +68,7 @@ def heatmap_target(boxes, H, W):
 
 
 def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False, colour=False,
-                surfaces=False):
+                surfaces=False, lettering=False):
     """One training crop: a real ro- frame (or a procedural background),
     rescaled as the product would (longer side -> max_side, with jitter),
     cropped, with 0-4 synthetic plates composited and degraded.
@@ -80,7 +80,9 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     decoys adds car-body blocks without plates (synth.decoy_body); colour
     shifts half the samples toward white-balanced, less saturated or grey
     colours (synth.colour_shift); surfaces adds tiled floors and railings
-    without plates (synth.surface_decoy), cells marked as decoys.
+    without plates (synth.surface_decoy); lettering adds words and badges
+    without a plate behind them (synth.lettering_decoy); cells marked as
+    decoys.
 
     Returns the image, the stride-4 target and weight maps, the plate
     boxes, the decoy cells away from any plate (where a teacher's glow is
@@ -134,6 +136,13 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
                 if m is not None:
                     decoy |= m
                     break
+    if lettering and rng.random() < 0.5:
+        for _ in range(int(rng.integers(1, 4))):
+            for _try in range(4):
+                m = synth.lettering_decoy(rng, out, bx)
+                if m is not None:
+                    decoy |= m
+                    break
     # synthetic plates (drawn over the decoys too: a plate on a tiled floor is still a plate)
     n = int(rng.integers(synth_n[0], synth_n[1] + 1))
     for _ in range(n):
@@ -168,9 +177,10 @@ class TrainSet:
     whatever the number of DataLoader workers."""
 
     def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False, decoys=False, colour=False,
-                 surfaces=False):
+                 surfaces=False, lettering=False):
         self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
         self.hard, self.decoys, self.colour, self.surfaces = hard, decoys, colour, surfaces
+        self.lettering = lettering
         self.epoch = 0
 
     def __len__(self):
@@ -179,7 +189,8 @@ class TrainSet:
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         img, t, wgt, _, d, shifted = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard,
-                                                 decoys=self.decoys, colour=self.colour, surfaces=self.surfaces)
+                                                 decoys=self.decoys, colour=self.colour, surfaces=self.surfaces,
+                                                 lettering=self.lettering)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
         return x, t[None], wgt[None], d[None], np.float32(0 if shifted else 1)
 

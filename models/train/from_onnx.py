@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Turn an exported (BatchNorm-folded) platenet ONNX file back into a
-PlateNet state_dict, so that training can go on from the shipped weights
-when the checkpoints that made them are gone.
+"""Turn an exported (BatchNorm-folded) ONNX file back into a state_dict
+of its network (PlateNet, or FastNet with --arch fast), so that training
+can go on from the shipped weights when the checkpoints that made them
+are gone.
 
 Each folded Conv node is named after its module ("/s4/s4.0/dw/dw.0/Conv"
 is module s4.0.dw.0); its weight goes to that convolution and its bias to
@@ -12,7 +13,9 @@ it again folds to the same weights. Train such a network with
 step.
 
     /usr/bin/python3 models/train/from_onnx.py models/platenet.onnx /tmp/shipped.pt
+    /usr/bin/python3 models/train/from_onnx.py --arch fast models/fast/platenet.onnx /tmp/fast.pt
 """
+import argparse
 import os
 import sys
 
@@ -38,10 +41,11 @@ def module_path(node):
     return ".".join(parts)
 
 
-def state_dict(path):
-    """The state_dict of a nearest-upsampling PlateNet (the fast network's
-    layers are named differently) that computes what the ONNX file does."""
-    net = build("platenet", "nearest")
+def state_dict(path, arch="platenet"):
+    """The state_dict of a nearest-upsampling network of that architecture
+    that computes what the ONNX file does. FastNet's fixed one-hot
+    ConvTranspose (d2s) is not learnt, so it keeps the network's own."""
+    net = build(arch, "nearest")
     own = net.state_dict()
     g = onnx.load(path).graph
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
@@ -66,6 +70,10 @@ def state_dict(path):
         out[bn + ".running_mean"] = torch.zeros(c)
         out[bn + ".running_var"] = torch.full((c,), 1.0 - eps)
         out[bn + ".num_batches_tracked"] = torch.tensor(0)
+    fixed = {n + ".weight" for n, m in net.named_modules()
+             if isinstance(m, torch.nn.ConvTranspose2d) and not m.weight.requires_grad}
+    for k in fixed:
+        out[k] = own[k]
     missing = [k for k in own if k not in out]
     if missing:
         sys.exit("%s: nothing for %s" % (path, missing))
@@ -73,9 +81,13 @@ def state_dict(path):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    torch.save(state_dict(sys.argv[1]), sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast"],
+                    help="the manifest's architecture.name")
+    ap.add_argument("onnx")
+    ap.add_argument("out")
+    a = ap.parse_args()
+    torch.save(state_dict(a.onnx, a.arch), a.out)
 
 
 if __name__ == "__main__":

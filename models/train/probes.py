@@ -16,7 +16,9 @@ labelled plates, and their recall, per block size.
 
 Surfaces: close-up car-park photos are full of tiled floors and railings,
 sharp and high in contrast, which dashcam roads do not show. One or two
-(synth.surface_decoy) are drawn on each of the blocks probe's images.
+(synth.surface_decoy) are drawn on each of the blocks probe's images; in
+another run, three words and badges (synth.lettering_decoy), as a
+car's model name and maker's badge show beside its plate.
 
 Colour: the ro- frames carry a strong magenta cast; other cameras give
 balanced colour, or grey (infrared ANPR cameras). The ro- validation
@@ -92,27 +94,36 @@ def blocks(path, man, shared):
 
 def surfaces(path, man, shared):
     """[{surfaces, false_area, recall, images}]: the probe images as they
-    are, and with one or two tiled floors or railings (synth.surface_decoy,
-    drawn clear of the labelled plates) on each."""
+    are, with one or two tiled floors or railings (synth.surface_decoy),
+    and with three words (synth.lettering_decoy), all drawn clear of
+    the labelled plates."""
     rng = np.random.default_rng(2027)
     base = images(shared, rng)
-    drawn = []
-    for img, boxes in base:
-        im = img.copy()
-        n = 0
-        for _ in range(8):
-            if synth.surface_decoy(rng, im, [tuple(b) for b in boxes]) is not None:
-                n += 1
-                if n == 2:
-                    break
-        drawn.append((im, boxes))
+    sets = [("none", base), ("floors and railings", draw(rng, base, synth.surface_decoy, 2))]
+    sets.append(("lettering", draw(np.random.default_rng(2028), base, synth.lettering_decoy, 3)))
     rows = []
-    for name, items in (("none", base), ("floors and railings", drawn)):
+    for name, items in sets:
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
         r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
                               man.get("min_peak", 0), man.get("split_step", 0))
         rows.append({"surfaces": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
+
+
+def draw(rng, base, decoy, want):
+    """The images with `want` decoys each, drawn clear of the plates, or as
+    many as 8 tries allow."""
+    out = []
+    for img, boxes in base:
+        im = img.copy()
+        n = 0
+        for _ in range(8):
+            if decoy(rng, im, [tuple(b) for b in boxes]) is not None:
+                n += 1
+                if n == want:
+                    break
+        out.append((im, boxes))
+    return out
 
 
 def desaturate(img, f):

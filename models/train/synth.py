@@ -444,6 +444,59 @@ def surface_decoy(rng, img, avoid):
     return mask
 
 
+def lettering_decoy(rng, img, avoid):
+    """Draw a word with no plate behind it (in place) and return the mask of
+    its box, or None when it would cover a box in avoid: a car's model name
+    or badge in chrome, black or paint colour, straight on the body, now and
+    then with an emblem ring beside it. Close-up photos of cars show such
+    lettering near every plate, and a network that has seen characters only
+    on plates glows over it. What tells the two apart is the plate itself:
+    a flat rectangle, usually framed, behind the characters."""
+    H, W = img.shape[:2]
+    k = rng.integers(3)
+    if k == 0:
+        text = _rand_code(rng, "L" * int(rng.integers(3, 9)))
+    elif k == 1:
+        text = _rand_code(rng, ["DDDL", "D.D LLL", "LDDD", "DLLLLLL", "LL DDD"][rng.integers(5)])
+    else:
+        text = _rand_code(rng, "L" * int(rng.integers(2, 6))) + " " + _rand_code(rng, "L" * int(rng.integers(2, 6)))
+    th = float(np.exp(rng.uniform(np.log(6), np.log(60))))
+    m = _text_mask(rng, text)
+    tw = m.shape[1] * th / m.shape[0] * rng.uniform(0.8, 1.2)
+    ring = rng.random() < 0.3
+    bw = tw + (1.6 * th if ring else 0)
+    if bw > W - 2 or th > H - 2:
+        return None
+    x0, y0 = rng.uniform(0, W - bw), rng.uniform(0, H - th)
+    x1, y1 = x0 + bw, y0 + th
+    for (bx, by, bbw, bbh) in avoid:
+        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
+            return None
+    c = rng.integers(3)
+    if c == 0:  # chrome: bright, with a dark lower edge
+        col, edge = _jit(rng, (215, 215, 215), 35), (40, 40, 40)
+    elif c == 1:
+        col, edge = _jit(rng, (20, 20, 20), 20), None
+    else:
+        col, edge = tuple(int(v) for v in rng.integers(0, 256, 3)), None
+    X0, Y0 = int(x0 + (1.6 * th if ring else 0)), int(y0)
+    a = cv2.resize(m, (max(2, int(tw)), max(2, int(th))), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    a = a[:H - Y0, :W - X0, None]
+    for dy, c in ((max(1, int(th / 12)), edge), (0, col)):  # the edge first, a little lower
+        if c is None or Y0 + dy >= H:
+            continue
+        roi = img[Y0 + dy:Y0 + dy + a.shape[0], X0:X0 + a.shape[1]]
+        aa = a[:roi.shape[0]]
+        roi[:] = (roi * (1 - aa) + np.array(c, np.float32) * aa).astype(img.dtype)
+    if ring:
+        r = max(2, int(th * 0.7))
+        cv2.ellipse(img, (int(x0 + 0.8 * th), int(y0 + th / 2)), (r, int(r * rng.uniform(0.6, 1.0))),
+                    0, 0, 360, col, max(1, int(th / 8)), cv2.LINE_AA)
+    mask = np.zeros((H, W), np.uint8)
+    mask[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))] = 1
+    return mask
+
+
 def colour_shift(rng, img):
     """Move the colours toward what other cameras see. The ro- frames are
     dashcam footage with a strong magenta cast (median HSV saturation about

@@ -115,6 +115,8 @@ def main():
                     help="add car-body blocks without plates (targets 0, teacher ignored there)")
     ap.add_argument("--surfaces", action="store_true",
                     help="add tiled floors and railings without plates (targets 0, teacher ignored there)")
+    ap.add_argument("--lettering", action="store_true",
+                    help="add words and badges without a plate behind them (targets 0, teacher ignored there)")
     ap.add_argument("--freeze-bn", action="store_true",
                     help="keep BatchNorm statistics fixed (needed from weights made by from_onnx.py)")
     ap.add_argument("--colour", action="store_true",
@@ -185,7 +187,7 @@ def main():
     if not args.skip_train:
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
-                           args.decoys, args.colour, args.surfaces)
+                           args.decoys, args.colour, args.surfaces, args.lettering)
         if args.stem_steps:
             if args.arch != "fast" or teacher is None:
                 sys.exit("--stem-steps needs --arch fast and --teacher")
@@ -259,7 +261,7 @@ def main():
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
         "arch": args.arch, "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
-        "surfaces": args.surfaces, "freeze_bn": args.freeze_bn,
+        "surfaces": args.surfaces, "lettering": args.lettering, "freeze_bn": args.freeze_bn,
         "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
@@ -271,6 +273,7 @@ def main():
                              "--decoys" if args.decoys else "",
                              "--colour" if args.colour else "",
                              "--surfaces" if args.surfaces else "",
+                             "--lettering" if args.lettering else "",
                              "--freeze-bn" if args.freeze_bn else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
@@ -335,8 +338,9 @@ def main():
                 "(models/train/probes.py): area redacted away from plates and recall",
         "rows": probes.colour(tmp_onnx, manifest, args.shared)}
     manifest["validation"]["surfaces_probe"] = {
-        "what": "tiled floors and railings without plates drawn over ro- validation frames and procedural "
-                "backgrounds (models/train/probes.py): area redacted away from plates and recall",
+        "what": "tiled floors and railings, or words and badges, without plates drawn over ro- validation "
+                "frames and procedural backgrounds (models/train/probes.py): area redacted away from plates "
+                "and recall",
         "rows": probes.surfaces(tmp_onnx, manifest, args.shared)}
     tmp_json = os.path.join(args.out, "platenet.json.tmp")
     with open(tmp_json, "w") as f:
