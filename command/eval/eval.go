@@ -162,28 +162,16 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 		if info.Orientation >= 5 { // turned a quarter: upright it is taller
 			bounds = image.Rect(0, 0, info.Height, info.Width)
 		}
-		for i, d := range dets {
-			var rects []image.Rectangle
-			var elapsed float64
-			if d != nil {
-				found, secs, err := detectAsRedact(d, data, info, lim)
-				if err != nil {
-					return nil, fmt.Errorf("%s on %s: %w", o.Detectors[i], name, err)
-				}
-				for _, r := range found {
-					rects = append(rects, r.Rect)
-				}
-				elapsed = secs
-			}
-			if !o.Raw {
-				rects, err = asDestroyed(data, info, rects)
-				if err != nil {
-					return nil, fmt.Errorf("labelled image %s: %w", name, err)
-				}
-			}
-			s := eval.Score(bounds, rects, labels[name], o.Coverage)
-			s.Seconds = elapsed
-			reports[i].Add(name, s)
+		coef, err := coefficients(data, info)
+		if err != nil {
+			return nil, fmt.Errorf("labelled image %s: %w", name, err)
+		}
+		err = scoreImage(o, dets, reports, name, data, info, coef, lim, bounds, labels[name])
+		if coef != nil {
+			coef.Close()
+		}
+		if err != nil {
+			return nil, err
 		}
 		if o.IO.ErrTTY {
 			fmt.Fprintf(o.IO.ErrOut, "\r%d/%d images", k+1, len(names))
@@ -195,11 +183,58 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 	return reports, nil
 }
 
+// scoreImage adds one labelled image to every detector's report.
+func scoreImage(o *Options, dets []detect.Detector, reports []*eval.Report, name string, data []byte,
+	info *jpeginfo.Info, coef *codec.Coefficients, lim codec.Limits, bounds image.Rectangle, labels []image.Rectangle) error {
+	for i, d := range dets {
+		var rects []image.Rectangle
+		var elapsed float64
+		if d != nil {
+			found, secs, err := detectAsRedact(d, data, info, coef, lim)
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", o.Detectors[i], name, err)
+			}
+			for _, r := range found {
+				rects = append(rects, r.Rect)
+			}
+			elapsed = secs
+		}
+		if !o.Raw && coef != nil {
+			rects = asDestroyed(coef, rects)
+		}
+		s := eval.Score(bounds, rects, labels, o.Coverage)
+		s.Seconds = elapsed
+		reports[i].Add(name, s)
+	}
+	return nil
+}
+
+// coefficients reads the image's coefficients once for every detector,
+// where redact's default path would: an unrotated baseline YCbCr or grey
+// JPEG. Other images (nil) are decoded whole and re-encoded whole.
+func coefficients(data []byte, info *jpeginfo.Info) (*codec.Coefficients, error) {
+	if info.Orientation != 1 {
+		return nil, nil
+	}
+	c, err := codec.ReadCoefficients(data)
+	if errors.Is(err, codec.ErrNotTranscodable) {
+		return nil, nil
+	}
+	return c, err
+}
+
 // detectAsRedact runs d on the pixels redact gives it: an upright frame
-// with an EXIF rotation, else the frame decoded reduced where d scales it
-// down anyway. Only the detector's own time is counted.
-func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim codec.Limits) ([]detect.Region, float64, error) {
-	img, scale, err := decodeAsRedact(d, data, info, lim)
+// with an EXIF rotation, else the frame decoded reduced from coef where d
+// scales it down anyway. Only the detector's own time is counted.
+func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, coef *codec.Coefficients, lim codec.Limits) ([]detect.Region, float64, error) {
+	var img *codec.Image
+	scale := 1
+	var err error
+	if coef != nil {
+		img, scale, err = coef.Reduced(detect.MaxSide(d))
+	} else {
+		img, err = codec.Decode(data, lim)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -217,43 +252,14 @@ func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim cod
 	return detect.ScaleUp(found, scale, bounds), secs, nil
 }
 
-// decodeAsRedact decodes as redact's default path does: from the
-// coefficients, reduced, for an unrotated baseline YCbCr or grey JPEG;
-// else the whole upright frame.
-func decodeAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, lim codec.Limits) (*codec.Image, int, error) {
-	if info.Orientation == 1 {
-		c, err := codec.ReadCoefficients(data)
-		if err == nil {
-			defer c.Close()
-			return c.Reduced(detect.MaxSide(d))
-		}
-		if !errors.Is(err, codec.ErrNotTranscodable) {
-			return nil, 0, err
-		}
-	}
-	img, err := codec.Decode(data, lim)
-	return img, 1, err
-}
-
 // asDestroyed grows rects to whole MCUs, as the default redaction (which
 // rewrites only the blocks under regions) destroys them.
-func asDestroyed(data []byte, info *jpeginfo.Info, rects []image.Rectangle) ([]image.Rectangle, error) {
-	if info.Orientation != 1 || len(rects) == 0 {
-		return rects, nil // re-encoded whole: destroyed as found
-	}
-	c, err := codec.ReadCoefficients(data)
-	if errors.Is(err, codec.ErrNotTranscodable) {
-		return rects, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+func asDestroyed(coef *codec.Coefficients, rects []image.Rectangle) []image.Rectangle {
 	out := make([]image.Rectangle, len(rects))
 	for i, r := range rects {
-		out[i] = c.Align(r)
+		out[i] = coef.Align(r)
 	}
-	return out, nil
+	return out
 }
 
 func printTable(o *Options, reports []*eval.Report) error {
