@@ -67,6 +67,19 @@ def heatmap_target(boxes, H, W):
     return t, wgt
 
 
+def draw_decoys(rng, img, boxes, draw, n):
+    """Draw n decoys on img (in place) with draw, four tries each, and
+    return the union of their masks."""
+    mask = np.zeros(img.shape[:2], np.uint8)
+    for _ in range(n):
+        for _try in range(4):
+            m = draw(rng, img, boxes)
+            if m is not None:
+                mask |= m
+                break
+    return mask
+
+
 def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False, colour=False,
                 surfaces=False, lettering=False):
     """One training crop: a real ro- frame (or a procedural background),
@@ -122,27 +135,13 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     if hard and rng.random() < 0.35:
         out = synth.hard_textures(rng, out)
     decoy = np.zeros((crop, crop), np.uint8)
+    # decoys must not hide a labelled plate (each draw returns None then)
     if decoys and rng.random() < 0.5:
-        for _ in range(int(rng.integers(1, 3))):
-            for _try in range(4):  # a block must not hide a labelled plate
-                m = synth.decoy_body(rng, out, bx)
-                if m is not None:
-                    decoy |= m
-                    break
+        decoy |= draw_decoys(rng, out, bx, synth.decoy_body, int(rng.integers(1, 3)))
     if surfaces and rng.random() < 0.5:
-        for _ in range(int(rng.integers(1, 3))):
-            for _try in range(4):
-                m = synth.surface_decoy(rng, out, bx)
-                if m is not None:
-                    decoy |= m
-                    break
+        decoy |= draw_decoys(rng, out, bx, synth.surface_decoy, int(rng.integers(1, 3)))
     if lettering and rng.random() < 0.5:
-        for _ in range(int(rng.integers(1, 4))):
-            for _try in range(4):
-                m = synth.lettering_decoy(rng, out, bx)
-                if m is not None:
-                    decoy |= m
-                    break
+        decoy |= draw_decoys(rng, out, bx, synth.lettering_decoy, int(rng.integers(1, 4)))
     # synthetic plates (drawn over the decoys too: a plate on a tiled floor is still a plate)
     n = int(rng.integers(synth_n[0], synth_n[1] + 1))
     for _ in range(n):
