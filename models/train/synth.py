@@ -475,22 +475,22 @@ def lettering_decoy(rng, img, avoid):
     for (bx, by, bbw, bbh) in avoid:
         if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
             return None
-    c = rng.integers(3)
-    if c == 0:  # chrome: bright, with a dark lower edge
+    kind = rng.integers(3)
+    if kind == 0:  # chrome: bright, with a dark lower edge
         col, edge = _jit(rng, (215, 215, 215), 35), (40, 40, 40)
-    elif c == 1:
+    elif kind == 1:
         col, edge = _jit(rng, (20, 20, 20), 20), None
     else:
         col, edge = tuple(int(v) for v in rng.integers(0, 256, 3)), None
     X0, Y0 = int(x0 + (1.6 * th if ring else 0)), int(y0)
     a = cv2.resize(m, (max(2, int(tw)), max(2, int(th))), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     a = a[:H - Y0, :W - X0, None]
-    for dy, c in ((max(1, int(th / 12)), edge), (0, col)):  # the edge first, a little lower
-        if c is None or Y0 + dy >= H:
+    for dy, ink in ((max(1, int(th / 12)), edge), (0, col)):  # the edge first, a little lower
+        if ink is None or Y0 + dy >= H:
             continue
         roi = img[Y0 + dy:Y0 + dy + a.shape[0], X0:X0 + a.shape[1]]
         aa = a[:roi.shape[0]]
-        roi[:] = (roi * (1 - aa) + np.array(c, np.float32) * aa).astype(img.dtype)
+        roi[:] = (roi * (1 - aa) + np.array(ink, np.float32) * aa).astype(img.dtype)
     if ring:
         r = max(2, int(th * 0.7))
         cv2.ellipse(img, (int(x0 + 0.8 * th), int(y0 + th / 2)), (r, int(r * rng.uniform(0.6, 1.0))),
