@@ -71,6 +71,33 @@ class Nearest2(nn.Module):
 UPSAMPLERS = {"deconv": Up2, "nearest": lambda c: Nearest2()}
 
 
+def add_body(net, w, fpn, blocks, up):
+    """Adds the layers PlateNet and FastNet share to net: the stages at
+    strides 8, 16 and 32 (from w[0] channels at stride 4 or a stride-4
+    stem) and the top-down path back to stride 8. The names are part of
+    the stored weights' keys."""
+    c4, c8, c16, c32 = w
+    net.s8 = nn.Sequential(DSBlock(c4, c8, 2), *[DSBlock(c8, c8) for _ in range(blocks[0])])
+    net.s16 = nn.Sequential(DSBlock(c8, c16, 2), *[DSBlock(c16, c16) for _ in range(blocks[1])])
+    net.s32 = nn.Sequential(DSBlock(c16, c32, 2), *[DSBlock(c32, c32) for _ in range(blocks[2])])
+    net.lat32 = conv_bn(c32, fpn, 1)
+    net.lat16 = conv_bn(c16, fpn, 1, act=False)
+    net.lat8 = conv_bn(c8, fpn, 1, act=False)
+    net.up32, net.up16 = up(fpn), up(fpn)
+    net.sm16 = DSBlock(fpn, fpn)
+    net.sm8 = DSBlock(fpn, fpn)
+
+
+def run_body(net, f4):
+    """The layers add_body added, from stride-4 features to the top-down
+    path's stride-8 map."""
+    f8 = net.s8(f4)
+    f16 = net.s16(f8)
+    p = net.lat32(net.s32(f16))
+    p = net.sm16(net.up32(p) + net.lat16(f16))
+    return net.sm8(net.up16(p) + net.lat8(f8))
+
+
 class PlateNet(nn.Module):
     def __init__(self, w=(16, 32, 64, 96, 128), fpn=32, blocks=(1, 2, 2, 2), upsample="deconv"):
         super().__init__()
@@ -78,31 +105,17 @@ class PlateNet(nn.Module):
         # stride 2 -> stride 4
         self.stem = nn.Sequential(conv_bn(3, c0, 3, 2), DSBlock(c0, c4, 2))
         self.s4 = nn.Sequential(*[DSBlock(c4, c4) for _ in range(blocks[0])])
-        self.s8 = nn.Sequential(DSBlock(c4, c8, 2), *[DSBlock(c8, c8) for _ in range(blocks[1])])
-        self.s16 = nn.Sequential(DSBlock(c8, c16, 2), *[DSBlock(c16, c16) for _ in range(blocks[2])])
-        self.s32 = nn.Sequential(DSBlock(c16, c32, 2), *[DSBlock(c32, c32) for _ in range(blocks[3])])
-        # top-down path
-        self.lat32 = conv_bn(c32, fpn, 1)
-        self.lat16 = conv_bn(c16, fpn, 1, act=False)
-        self.lat8 = conv_bn(c8, fpn, 1, act=False)
-        self.lat4 = conv_bn(c4, fpn, 1, act=False)
         up = UPSAMPLERS[upsample]
-        self.up32, self.up16, self.up8 = up(fpn), up(fpn), up(fpn)
-        self.sm16 = DSBlock(fpn, fpn)
-        self.sm8 = DSBlock(fpn, fpn)
+        add_body(self, (c4, c8, c16, c32), fpn, blocks[1:], up)
+        self.lat4 = conv_bn(c4, fpn, 1, act=False)
+        self.up8 = up(fpn)
         self.sm4 = DSBlock(fpn, fpn)
         self.head = nn.Conv2d(fpn, 1, 1)
         nn.init.constant_(self.head.bias, -4.0)  # start with low plate prior
 
     def forward_logits(self, x):
         f4 = self.s4(self.stem(x))
-        f8 = self.s8(f4)
-        f16 = self.s16(f8)
-        f32 = self.s32(f16)
-        p = self.lat32(f32)
-        p = self.sm16(self.up32(p) + self.lat16(f16))
-        p = self.sm8(self.up16(p) + self.lat8(f8))
-        p = self.sm4(self.up8(p) + self.lat4(f4))
+        p = self.sm4(self.up8(run_body(self, f4)) + self.lat4(f4))
         return self.head(p)
 
     def forward(self, x):
@@ -146,27 +159,13 @@ class FastNet(nn.Module):
         super().__init__()
         c4, c8, c16, c32 = w
         self.stem = conv_bn(3, c4, 4, 4, pad=0)
-        self.s8 = nn.Sequential(DSBlock(c4, c8, 2), *[DSBlock(c8, c8) for _ in range(blocks[0])])
-        self.s16 = nn.Sequential(DSBlock(c8, c16, 2), *[DSBlock(c16, c16) for _ in range(blocks[1])])
-        self.s32 = nn.Sequential(DSBlock(c16, c32, 2), *[DSBlock(c32, c32) for _ in range(blocks[2])])
-        self.lat32 = conv_bn(c32, fpn, 1)
-        self.lat16 = conv_bn(c16, fpn, 1, act=False)
-        self.lat8 = conv_bn(c8, fpn, 1, act=False)
-        self.up32, self.up16 = Nearest2(), Nearest2()
-        self.sm16 = DSBlock(fpn, fpn)
-        self.sm8 = DSBlock(fpn, fpn)
+        add_body(self, (c4, c8, c16, c32), fpn, blocks, UPSAMPLERS["nearest"])
         self.head8 = nn.Conv2d(fpn, 4, 1)
         nn.init.constant_(self.head8.bias, -4.0)
         self.d2s = DepthToSpace2()
 
     def forward_logits(self, x):
-        f8 = self.s8(self.stem(x))
-        f16 = self.s16(f8)
-        f32 = self.s32(f16)
-        p = self.lat32(f32)
-        p = self.sm16(self.up32(p) + self.lat16(f16))
-        p = self.sm8(self.up16(p) + self.lat8(f8))
-        return self.d2s(self.head8(p))
+        return self.d2s(self.head8(run_body(self, self.stem(x))))
 
     def forward(self, x):
         return self.forward_logits(x)
