@@ -150,26 +150,12 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		data, err := os.ReadFile(filepath.Join(o.Images, name))
+		im, err := readLabelled(o.Images, name, labels[name], lim)
 		if err != nil {
-			return nil, fmt.Errorf("labelled image %d: %w", k+1, err)
+			return nil, err
 		}
-		info, err := codec.Check(data, lim)
-		if err != nil {
-			return nil, fmt.Errorf("labelled image %s: %w", name, err)
-		}
-		bounds := image.Rect(0, 0, info.Width, info.Height)
-		if info.Orientation >= 5 { // turned a quarter: upright it is taller
-			bounds = image.Rect(0, 0, info.Height, info.Width)
-		}
-		coef, err := coefficients(data, info)
-		if err != nil {
-			return nil, fmt.Errorf("labelled image %s: %w", name, err)
-		}
-		err = scoreImage(o, dets, reports, name, data, info, coef, lim, bounds, labels[name])
-		if coef != nil {
-			coef.Close()
-		}
+		err = scoreImage(o, dets, reports, im, lim)
+		im.Close()
 		if err != nil {
 			return nil, err
 		}
@@ -183,28 +169,66 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 	return reports, nil
 }
 
+// labelled is one labelled image, read once for every detector.
+type labelled struct {
+	name   string
+	data   []byte
+	info   *jpeginfo.Info
+	coef   *codec.Coefficients // nil where redact decodes the image whole
+	bounds image.Rectangle     // the upright frame the labels refer to
+	plates []image.Rectangle
+}
+
+// readLabelled reads and checks the image name in dir, labelled with
+// plates, and, where redact would, its coefficients; Close releases them.
+func readLabelled(dir, name string, plates []image.Rectangle, lim codec.Limits) (*labelled, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("labelled image: %w", err)
+	}
+	info, err := codec.Check(data, lim)
+	if err != nil {
+		return nil, fmt.Errorf("labelled image %s: %w", name, err)
+	}
+	bounds := image.Rect(0, 0, info.Width, info.Height)
+	if info.Orientation >= 5 { // turned a quarter: upright it is taller
+		bounds = image.Rect(0, 0, info.Height, info.Width)
+	}
+	coef, err := coefficients(data, info)
+	if err != nil {
+		return nil, fmt.Errorf("labelled image %s: %w", name, err)
+	}
+	return &labelled{name: name, data: data, info: info, coef: coef, bounds: bounds, plates: plates}, nil
+}
+
+// Close releases the coefficients' C memory.
+func (im *labelled) Close() {
+	if im.coef != nil {
+		im.coef.Close()
+	}
+}
+
 // scoreImage adds one labelled image to every detector's report.
-func scoreImage(o *Options, dets []detect.Detector, reports []*eval.Report, name string, data []byte,
-	info *jpeginfo.Info, coef *codec.Coefficients, lim codec.Limits, bounds image.Rectangle, labels []image.Rectangle) error {
+func scoreImage(o *Options, dets []detect.Detector, reports []*eval.Report, im *labelled, lim codec.Limits) error {
 	for i, d := range dets {
 		var rects []image.Rectangle
 		var elapsed float64
 		if d != nil {
-			found, secs, err := detectAsRedact(d, data, info, coef, lim)
+			found, secs, err := detectAsRedact(d, im.data, im.info, im.coef, lim)
 			if err != nil {
-				return fmt.Errorf("%s on %s: %w", o.Detectors[i], name, err)
+				return fmt.Errorf("%s on %s: %w", o.Detectors[i], im.name, err)
 			}
 			for _, r := range found {
 				rects = append(rects, r.Rect)
 			}
 			elapsed = secs
 		}
-		if !o.Raw && coef != nil {
-			rects = asDestroyed(coef, rects)
+		if !o.Raw && im.coef != nil {
+			rects = asDestroyed(im.coef, rects)
 		}
-		s := eval.Score(bounds, rects, labels, o.Coverage)
+		s := eval.Score(im.bounds, rects, im.plates, o.Coverage)
 		s.Seconds = elapsed
-		reports[i].Add(name, s)
+		reports[i].Add(im.name, s)
 	}
 	return nil
 }
