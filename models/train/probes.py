@@ -1,4 +1,4 @@
-"""Probes of three ways the detector can fail away from its training data,
+"""Probes of four ways the detector can fail away from its training data,
 on validation data only, with a model's manifest settings exactly as the
 product runs it.
 
@@ -19,6 +19,10 @@ sharp and high in contrast, which dashcam roads do not show. One or two
 (synth.surface_decoy) are drawn on each of the blocks probe's images; in
 another run, three words and badges (synth.lettering_decoy), as a
 car's model name and maker's badge show beside its plate.
+
+Fences: car-park cameras often look through a chain-link fence, and in
+haze. The ro- validation frames are run as they are and through a fence
+(synth.behind_fence), clear and hazy.
 
 Colour: the ro- frames carry a strong magenta cast; other cameras give
 balanced colour, or grey (infrared ANPR cameras). The ro- validation
@@ -154,6 +158,23 @@ def colour(path, man, shared):
     return rows
 
 
+def fences(path, man, shared):
+    """[{fence, false_area, recall, images}] on the ro- validation frames as
+    they are and seen through a chain-link fence (synth.behind_fence),
+    clear and hazy."""
+    img_dir, labels, _, val = data.ro_split(shared)
+    frames = data.load_images(img_dir, val, labels)
+    rows = []
+    for name, haze in (("none", None), ("chain-link", 0.0), ("chain-link, hazy", 0.5)):
+        rng = np.random.default_rng(2029)
+        items = [(im if haze is None else synth.behind_fence(rng, im, haze), b) for im, b in frames]
+        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
+                              man.get("min_peak", 0), man.get("split_step", 0))
+        rows.append({"fence": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
+    return rows
+
+
 def main():
     shared = os.environ.get("PLATEMASK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
     cv2.setNumThreads(1)
@@ -166,6 +187,9 @@ def main():
         for r in surfaces(path, man, shared):
             print("  surfaces %s: area redacted away from plates %.2f%%, recall %.4f (%d images)"
                   % (r["surfaces"], 100 * r["false_area"], r["recall"], r["images"]))
+        for r in fences(path, man, shared):
+            print("  ro- validation, fence %s: area redacted away from plates %.2f%%, recall %.4f (%d images)"
+                  % (r["fence"], 100 * r["false_area"], r["recall"], r["images"]))
         for r in colour(path, man, shared):
             print("  ro- validation, %s: area redacted away from plates %.2f%%, recall %.4f (%d images)"
                   % (r["colours"], 100 * r["false_area"], r["recall"], r["images"]))

@@ -521,6 +521,40 @@ def colour_shift(rng, img):
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
+def behind_fence(rng, img, haze=None):
+    """The scene through a chain-link fence near the camera: a diamond mesh
+    of wires over everything, plates included (a plate behind a fence is
+    still a plate), often out of focus; and, half the time (or by haze, a
+    share from 0 to 1), the washed-out contrast of a dusty housing facing
+    a bright sky. Car-park cameras often look through the perimeter fence,
+    and the dashcam frames never do."""
+    H, W = img.shape[:2]
+    mesh = np.zeros((H, W), np.float32)
+    gap = rng.uniform(6, 28)  # between wires, in pixels
+    a = np.deg2rad(rng.uniform(30, 60))
+    wire = int(rng.integers(1, 3))
+    reach = float(np.hypot(H, W))
+    for sign in (1, -1):
+        dx, dy = np.cos(a), sign * np.sin(a)
+        off = rng.uniform(0, gap)
+        for k in range(-int(reach / gap) - 1, int(reach / gap) + 2):
+            d = k * gap + off  # the wire's distance from the centre, along its normal (-dy, dx)
+            cx, cy = W / 2 - dy * d, H / 2 + dx * d
+            p0 = (int(16 * (cx - dx * reach)), int(16 * (cy - dy * reach)))
+            p1 = (int(16 * (cx + dx * reach)), int(16 * (cy + dy * reach)))
+            cv2.line(mesh, p0, p1, 1.0, wire, cv2.LINE_AA, shift=4)
+    if rng.random() < 0.5:
+        mesh = cv2.GaussianBlur(mesh, (0, 0), rng.uniform(0.5, 1.5))
+    alpha = rng.uniform(0.5, 0.95) * np.clip(mesh, 0, 1)[:, :, None]
+    ink = rng.uniform(70, 230) + rng.uniform(-15, 15, 3)
+    x = img.astype(np.float32) * (1 - alpha) + ink.astype(np.float32) * alpha
+    if haze is None:
+        haze = rng.uniform(0.3, 0.65) if rng.random() < 0.5 else 0.0
+    if haze:
+        x = x * (1 - haze) + rng.uniform(150, 230) * haze
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
 def sharpen(rng, img):
     """Unsharp mask: crisp fixed-camera photos rather than soft dashcam frames."""
     blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.5))

@@ -117,6 +117,9 @@ def main():
                     help="add tiled floors and railings without plates (targets 0, teacher ignored there)")
     ap.add_argument("--lettering", action="store_true",
                     help="add words and badges without a plate behind them (targets 0, teacher ignored there)")
+    ap.add_argument("--fences", action="store_true",
+                    help="put a chain-link fence, often with haze, in front of 30%% of the samples, plates included "
+                         "(teacher ignored there)")
     ap.add_argument("--freeze-bn", action="store_true",
                     help="keep BatchNorm statistics fixed (needed from weights made by from_onnx.py)")
     ap.add_argument("--colour", action="store_true",
@@ -187,7 +190,7 @@ def main():
     if not args.skip_train:
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
-                           args.decoys, args.colour, args.surfaces, args.lettering)
+                           args.decoys, args.colour, args.surfaces, args.lettering, args.fences)
         if args.stem_steps:
             if args.arch != "fast" or teacher is None:
                 sys.exit("--stem-steps needs --arch fast and --teacher")
@@ -261,7 +264,7 @@ def main():
         "epochs": epochs_done, "epoch_samples": args.batch * 100, "seed": args.seed, "lr": args.lr,
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
         "arch": args.arch, "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
-        "surfaces": args.surfaces, "lettering": args.lettering, "freeze_bn": args.freeze_bn,
+        "surfaces": args.surfaces, "lettering": args.lettering, "fences": args.fences, "freeze_bn": args.freeze_bn,
         "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
@@ -274,6 +277,7 @@ def main():
                              "--colour" if args.colour else "",
                              "--surfaces" if args.surfaces else "",
                              "--lettering" if args.lettering else "",
+                             "--fences" if args.fences else "",
                              "--freeze-bn" if args.freeze_bn else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
@@ -342,6 +346,10 @@ def main():
                 "frames and procedural backgrounds (models/train/probes.py): area redacted away from plates "
                 "and recall",
         "rows": probes.surfaces(tmp_onnx, manifest, args.shared)}
+    manifest["validation"]["fence_probe"] = {
+        "what": "the ro- validation frames as they are and seen through a chain-link fence, clear and hazy "
+                "(models/train/probes.py): area redacted away from plates and recall",
+        "rows": probes.fences(tmp_onnx, manifest, args.shared)}
     tmp_json = os.path.join(args.out, "platenet.json.tmp")
     with open(tmp_json, "w") as f:
         json.dump(manifest, f, indent=2)
