@@ -160,3 +160,24 @@ func EncodeJPEG(img image.Image, quality int) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// Fence draws a chain-link fence in front of img, as a camera sees one
+// close to its lens: wires wire pixels thick, gap pixels apart, at 45
+// degrees both ways, in ink at the given opacity (0-1). Plates behind it
+// are still plates, and must still be found.
+func Fence(img *image.NRGBA, gap, wire int, ink color.NRGBA, opacity float64) {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			// Distances, along the axes, to the nearest wire of each family.
+			if (x+y)%gap >= wire && ((x-y)%gap+gap)%gap >= wire {
+				continue
+			}
+			i := img.PixOffset(x, y)
+			p := img.Pix[i : i+3]
+			for c, v := range []uint8{ink.R, ink.G, ink.B} {
+				p[c] = uint8(float64(p[c])*(1-opacity) + float64(v)*opacity + 0.5)
+			}
+		}
+	}
+}
