@@ -96,14 +96,13 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     without plates (synth.surface_decoy); lettering adds words and badges
     without a plate behind them (synth.lettering_decoy); cells marked as
     decoys. fences puts a chain-link fence, often with haze, in front of
-    the whole scene, plates included, on 30% of the samples
+    the whole scene, plates included, on a fifth of the samples
     (synth.behind_fence).
 
     Returns the image, the stride-4 target and weight maps, the plate
     boxes, the decoy cells away from any plate (where a teacher's glow is
-    no target), and whether a teacher's targets do not count: where the
-    colours were shifted (a teacher trained without the shift glows on
-    such images) or a fence was drawn (it misses the plates behind)."""
+    no target), and whether the colours were shifted (a teacher trained
+    without the shift glows on such images: its targets do not count)."""
     if not (bgs and rng.random() < 0.8):
         # procedural background, generated directly at crop size (cheap)
         out = synth.procedural_background(rng, crop, crop)
@@ -160,7 +159,7 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
         b = synth.paste_plate(rng, out, hp, cx, cy)
         if b is not None:
             bx.append(b)
-    fenced = fences and rng.random() < 0.3
+    fenced = fences and rng.random() < 0.2
     if fenced:
         out = synth.behind_fence(rng, out)
     shifted = colour and rng.random() < 0.5
@@ -174,7 +173,7 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     d = decoy[STRIDE // 2::STRIDE, STRIDE // 2::STRIDE][:t.shape[0], :t.shape[1]].astype(np.float32)
     near = cv2.dilate((t > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
     d[near > 0] = 0
-    return out, t, wgt, bx, d, shifted or fenced
+    return out, t, wgt, bx, d, shifted
 
 
 class TrainSet:
@@ -193,11 +192,11 @@ class TrainSet:
 
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img, t, wgt, _, d, no_teacher = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard,
+        img, t, wgt, _, d, shifted = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard,
                                                  decoys=self.decoys, colour=self.colour, surfaces=self.surfaces,
                                                  lettering=self.lettering, fences=self.fences)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
-        return x, t[None], wgt[None], d[None], np.float32(0 if no_teacher else 1)
+        return x, t[None], wgt[None], d[None], np.float32(0 if shifted else 1)
 
 
 def synthetic_val(rng, val_imgs, n):

@@ -118,8 +118,8 @@ def main():
     ap.add_argument("--lettering", action="store_true",
                     help="add words and badges without a plate behind them (targets 0, teacher ignored there)")
     ap.add_argument("--fences", action="store_true",
-                    help="put a chain-link fence, often with haze, in front of 30%% of the samples, plates included "
-                         "(teacher ignored there)")
+                    help="put a chain-link fence, often with haze, in front of a fifth of the samples, plates "
+                         "included; a teacher's targets are raised to the labels")
     ap.add_argument("--freeze-bn", action="store_true",
                     help="keep BatchNorm statistics fixed (needed from weights made by from_onnx.py)")
     ap.add_argument("--colour", action="store_true",
@@ -224,6 +224,8 @@ def main():
                 if teacher is not None:
                     with torch.no_grad():
                         soft = torch.sigmoid(teacher(x).float()) * (1 - d)
+                        if args.fences:  # a teacher that misses a plate behind a fence must not teach the miss
+                            soft = torch.maximum(soft, t)
                     kd = F.binary_cross_entropy_with_logits(logits.float(), soft, reduction="none")
                     kd = (kd.mean((1, 2, 3)) * tw).sum() / max(1.0, float(tw.sum()))
                     loss = loss + args.distill * kd
