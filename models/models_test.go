@@ -10,7 +10,7 @@ import (
 // Every model in the tree matches the hash its manifest records, and the
 // manifest is one the detector can run with.
 func TestManifestsMatchWeights(t *testing.T) {
-	for _, dir := range []string{".", "fast"} {
+	for _, dir := range []string{".", "fast", "fences"} {
 		onnx, m, err := Load(dir+"/platenet.onnx", dir+"/platenet.json")
 		if err != nil {
 			t.Fatal(err)
