@@ -169,8 +169,8 @@ func Fence(img *image.NRGBA, gap, wire int, ink color.NRGBA, opacity float64) {
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			// Distances, along the axes, to the nearest wire of each family.
-			if (x+y)%gap >= wire && ((x-y)%gap+gap)%gap >= wire {
+			// x+y is constant along one family of wires, x-y along the other.
+			if ((x+y)%gap+gap)%gap >= wire && ((x-y)%gap+gap)%gap >= wire {
 				continue
 			}
 			i := img.PixOffset(x, y)
