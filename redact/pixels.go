@@ -124,32 +124,26 @@ func band(r image.Rectangle) int { return min(8, max(2, min(r.Dx(), r.Dy())/4)) 
 
 func sample(pix []byte, w int, m *mask, r image.Rectangle) patch {
 	b := band(r)
-	var p patch
 	var sum rgb
 	n := 0
-	at := func(x, y int) (rgb, bool) {
-		if !m.free(x, y) {
-			return rgb{}, false
-		}
-		i := (y*w + x) * 3
-		c := rgb{float64(pix[i]), float64(pix[i+1]), float64(pix[i+2])}
-		for k := range c {
-			sum[k] += c[k]
-		}
-		n++
-		return c, true
-	}
-	// Each edge position averages the band of pixels straight outside it.
-	collect := func(length int, px func(pos, d int) (int, int)) edge {
+	// Each edge position averages the band of pixels straight outside it:
+	// pixel d of position pos is at start + pos*along + d*out.
+	collect := func(length int, start, along, out image.Point) edge {
 		e := edge{c: make([]rgb, length), ok: make([]bool, length)}
 		for pos := 0; pos < length; pos++ {
 			var acc rgb
 			k := 0
 			for d := 1; d <= b; d++ {
-				if c, ok := at(px(pos, d)); ok {
-					acc[0], acc[1], acc[2] = acc[0]+c[0], acc[1]+c[1], acc[2]+c[2]
-					k++
+				x, y := start.X+pos*along.X+d*out.X, start.Y+pos*along.Y+d*out.Y
+				if !m.free(x, y) {
+					continue
 				}
+				i := (y*w + x) * 3
+				c0, c1, c2 := float64(pix[i]), float64(pix[i+1]), float64(pix[i+2])
+				sum[0], sum[1], sum[2] = sum[0]+c0, sum[1]+c1, sum[2]+c2
+				acc[0], acc[1], acc[2] = acc[0]+c0, acc[1]+c1, acc[2]+c2
+				n++
+				k++
 			}
 			if k > 0 {
 				e.c[pos] = rgb{acc[0] / float64(k), acc[1] / float64(k), acc[2] / float64(k)}
@@ -158,11 +152,14 @@ func sample(pix []byte, w int, m *mask, r image.Rectangle) patch {
 		}
 		return e
 	}
-	p.top = collect(r.Dx(), func(pos, d int) (int, int) { return r.Min.X + pos, r.Min.Y - d })
-	p.bottom = collect(r.Dx(), func(pos, d int) (int, int) { return r.Min.X + pos, r.Max.Y - 1 + d })
-	p.left = collect(r.Dy(), func(pos, d int) (int, int) { return r.Min.X - d, r.Min.Y + pos })
-	p.right = collect(r.Dy(), func(pos, d int) (int, int) { return r.Max.X - 1 + d, r.Min.Y + pos })
-	p.mean = rgb{128, 128, 128} // a region with no free surroundings at all
+	right, down := image.Pt(1, 0), image.Pt(0, 1)
+	p := patch{
+		top:    collect(r.Dx(), r.Min, right, image.Pt(0, -1)),
+		bottom: collect(r.Dx(), image.Pt(r.Min.X, r.Max.Y-1), right, down),
+		left:   collect(r.Dy(), r.Min, down, image.Pt(-1, 0)),
+		right:  collect(r.Dy(), image.Pt(r.Max.X-1, r.Min.Y), down, right),
+		mean:   rgb{128, 128, 128}, // a region with no free surroundings at all
+	}
 	if n > 0 {
 		p.mean = rgb{sum[0] / float64(n), sum[1] / float64(n), sum[2] / float64(n)}
 	}
