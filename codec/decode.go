@@ -25,7 +25,7 @@ func Decode(data []byte, lim Limits) (*Image, error) {
 		m.Close()
 		return nil, fmt.Errorf("%w: decoded size differs from header", ErrCorrupt)
 	}
-	return &Image{mat: orient(m, info.Orientation)}, nil
+	return FromMat(orient(m, info.Orientation)), nil
 }
 
 // orient applies EXIF orientation o to m, consuming m.

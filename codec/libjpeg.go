@@ -33,8 +33,10 @@ func reduction(w, h, maxSide int) int {
 // the image is at least twice that size, the inverse DCT scales it down by
 // 2, 4 or 8, which costs a fraction of a full decode; and since the
 // coefficients are already read, nothing is entropy-decoded twice. It
-// returns the BGR image (not oriented: callers use it only for unrotated
-// frames) and the factor by which it is smaller than the frame.
+// returns the image (not oriented: callers use it only for unrotated
+// frames), which holds its planes and converts them to BGR only when its
+// pixels are asked for, and the factor by which it is smaller than the
+// frame.
 //
 // The inverse DCT is libjpeg-turbo's, sized per component as libjpeg's
 // own scaled decode sizes it, and colour is converted with libjpeg's
@@ -46,23 +48,28 @@ func reduction(w, h, maxSide int) int {
 func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 	denom := reduction(c.w, c.h, maxSide)
 	n := len(c.comps)
+	if n != 1 && n != 3 { // ReadCoefficients let only grey and YCbCr through
+		return nil, 0, fmt.Errorf("%w: %d components", ErrNotTranscodable, n)
+	}
 	ws, hs := make([]C.int, n), make([]C.int, n)
 	var msg [C.PM_MSG_LEN]C.char
 	if C.pm_coef_scale(c.p, C.int(denom), &ws[0], &hs[0], &msg[0]) != 0 {
 		return nil, 0, fmt.Errorf("%w: %s", ErrCorrupt, C.GoString(&msg[0]))
 	}
 	outW, outH := (c.w+denom-1)/denom, (c.h+denom-1)/denom
-	var mats []gocv.Mat // everything made here but the result
+	planes := make([]gocv.Mat, 0, n) // each at least outW x outH
+	kept := false
 	defer func() {
-		for _, m := range mats {
-			m.Close()
+		if !kept {
+			for _, m := range planes {
+				m.Close()
+			}
 		}
 	}()
-	planes := make([]gocv.Mat, n) // each at least outW x outH, among mats
 	for i, comp := range c.comps {
 		w, h := int(ws[i]), int(hs[i])
 		m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
-		mats = append(mats, m)
+		planes = append(planes, m)
 		pix, err := m.DataPtrUint8()
 		if err != nil {
 			return nil, 0, fmt.Errorf("reduced decode: %w", err)
@@ -76,28 +83,17 @@ func (c *Coefficients) Reduced(maxSide int) (*Image, int, error) {
 		fy := c.maxV * 8 / denom / (comp.v * ssize)
 		if fx > 1 || fy > 1 {
 			up := gocv.NewMat()
-			mats = append(mats, up)
 			gocv.Resize(m, &up, image.Pt(w*fx, h*fy), 0, 0, gocv.InterpolationLinear)
-			m = up
+			m.Close()
+			planes[i], m = up, up
 		}
 		if m.Cols() < outW || m.Rows() < outH {
 			return nil, 0, fmt.Errorf("%w: component %d covers %dx%d of %dx%d", ErrCorrupt, i, m.Cols(), m.Rows(), outW, outH)
 		}
-		planes[i] = m // its top left outW x outH is the picture
 	}
 	c.rangeChecked = true // pm_coef_idct checked every block
-	out := gocv.NewMatWithSize(outH, outW, gocv.MatTypeCV8UC3)
-	if n == 1 {
-		grey := planes[0].Region(image.Rect(0, 0, outW, outH))
-		defer grey.Close()
-		gocv.CvtColor(grey, &out, gocv.ColorGrayToBGR)
-		return &Image{mat: out}, denom, nil
-	}
-	if err := yccToBGR(planes[0], planes[1], planes[2], outW, outH, out); err != nil {
-		out.Close()
-		return nil, 0, fmt.Errorf("reduced decode: %w", err)
-	}
-	return &Image{mat: out}, denom, nil
+	kept = true
+	return &Image{planes: planes, w: outW, h: outH}, denom, nil
 }
 
 // Coefficients is a JPEG held as its quantised DCT coefficients. Blocks

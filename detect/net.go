@@ -85,11 +85,17 @@ func (in *input) close() {
 	in.blob.Close()
 }
 
-// fill scales src into the input, exactly as training did: bilinear
-// resize, zero padding right and bottom, BGR times scale, planar.
-func (in *input) fill(src gocv.Mat, scale float64) error {
+// fill scales im into the input, as training did: bilinear resize, zero
+// padding right and bottom, BGR times scale, planar. An image from a
+// reduced decode goes from its planes to the input in one pass; the
+// result differs from converting to BGR bytes first by the rounding of
+// those bytes (a level or so).
+func (in *input) fill(im *codec.Image, scale float64) error {
+	if planes := im.Planes(); planes != nil {
+		return in.fillPlanes(planes, im.Bounds().Size(), scale)
+	}
 	roi := in.padded.Region(image.Rectangle{Max: in.scaled})
-	gocv.Resize(src, &roi, in.scaled, 0, 0, gocv.InterpolationLinear)
+	gocv.Resize(im.Mat(), &roi, in.scaled, 0, 0, gocv.InterpolationLinear)
 	roi.Close()
 	pix, err := in.padded.DataPtrUint8()
 	if err != nil {
@@ -101,6 +107,24 @@ func (in *input) fill(src gocv.Mat, scale float64) error {
 	}
 	planar(pix, in.padded.Step(), in.padded.Cols(), in.padded.Rows(), float32(scale), blob)
 	return nil
+}
+
+func (in *input) fillPlanes(planes []gocv.Mat, size image.Point, scale float64) error {
+	pix := make([][]byte, len(planes))
+	strides := make([]int, len(planes))
+	for i, p := range planes {
+		var err error
+		if pix[i], err = p.DataPtrUint8(); err != nil {
+			return err
+		}
+		strides[i] = p.Step()
+	}
+	blob, err := in.blob.DataPtrFloat32()
+	if err != nil {
+		return err
+	}
+	pad := image.Pt(in.padded.Cols(), in.padded.Rows())
+	return yccPlanar(pix, strides, size, in.scaled, pad, float32(scale), blob)
 }
 
 func (n *Net) Detect(im *codec.Image) ([]Region, error) {
@@ -123,7 +147,7 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 		}
 		n.in = in
 	}
-	if err := n.in.fill(im.Mat(), n.m.Input.Scale); err != nil {
+	if err := n.in.fill(im, n.m.Input.Scale); err != nil {
 		return nil, fmt.Errorf("%s input: %w", n.label, err)
 	}
 	n.net.SetInput(n.in.blob, n.m.Input.Name)
