@@ -17,6 +17,12 @@ void pm_planar(const uint8_t *src, long stride, int w, int h, float scale,
   }
 }
 
+// clampf keeps v within a byte's range; plain comparisons, which the
+// compiler vectorises (fminf and fmaxf must honour NaNs and do not).
+static inline float clampf(float v) {
+  return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+}
+
 // taps places each of dn destination samples between two of sn source
 // samples as OpenCV's bilinear resize does: centres aligned, clamped at
 // the edges.
@@ -47,20 +53,40 @@ typedef struct {
   int tag[2];
 } rowcache;
 
+static void across(const uint8_t *restrict s, const int *restrict x0,
+                   const int *restrict x1, const float *restrict ax,
+                   float *restrict o, int dw) {
+  for (int x = 0; x < dw; x++) {
+    float a = s[x0[x]], b = s[x1[x]];
+    o[x] = a + ax[x] * (b - a);
+  }
+}
+
+// down blends two resampled rows of each plane by t and converts to BGR.
+static void down(const float *restrict l0, const float *restrict l1,
+                 const float *restrict u0, const float *restrict u1,
+                 const float *restrict v0, const float *restrict v1, float t,
+                 float scale, float *restrict b, float *restrict g,
+                 float *restrict r, int dw) {
+  for (int x = 0; x < dw; x++) {
+    float l = l0[x] + t * (l1[x] - l0[x]);
+    float u = u0[x] + t * (u1[x] - u0[x]) - 128.0f;
+    float v = v0[x] + t * (v1[x] - v0[x]) - 128.0f;
+    // JFIF's YCbCr to RGB, as libjpeg converts (jdcolor.c).
+    r[x] = clampf(l + 1.40200f * v) * scale;
+    g[x] = clampf(l - 0.34414f * u - 0.71414f * v) * scale;
+    b[x] = clampf(l + 1.77200f * u) * scale;
+  }
+}
+
 static int cached(rowcache *c, const uint8_t *const *src, const long *strides,
                   int np, int r, int keep, int dw, const int *x0,
                   const int *x1, const float *ax) {
   if (c->tag[0] == r) return 0;
   if (c->tag[1] == r) return 1;
   int slot = c->tag[0] == keep ? 1 : 0;
-  for (int p = 0; p < np; p++) {
-    const uint8_t *s = src[p] + r * strides[p];
-    float *o = c->rows[p][slot];
-    for (int x = 0; x < dw; x++) {
-      float a = s[x0[x]], b = s[x1[x]];
-      o[x] = a + ax[x] * (b - a);
-    }
-  }
+  for (int p = 0; p < np; p++)
+    across(src[p] + r * strides[p], x0, x1, ax, c->rows[p][slot], dw);
   c->tag[slot] = r;
   return slot;
 }
@@ -98,19 +124,8 @@ int pm_ycc_planar(const uint8_t *y, long ys, const uint8_t *cb, long cbs,
       }
       continue;
     }
-    const float *u0 = c.rows[1][s0], *u1 = c.rows[1][s1];
-    const float *v0 = c.rows[2][s0], *v1 = c.rows[2][s1];
-    for (int x = 0; x < dw; x++) {
-      float l = l0[x] + t * (l1[x] - l0[x]);
-      float u = u0[x] + t * (u1[x] - u0[x]) - 128.0f;
-      float v = v0[x] + t * (v1[x] - v0[x]) - 128.0f;
-      // JFIF's YCbCr to RGB, as libjpeg converts (jdcolor.c).
-      float rv = l + 1.40200f * v, gv = l - 0.34414f * u - 0.71414f * v,
-            bv = l + 1.77200f * u;
-      r[x] = fminf(fmaxf(rv, 0.0f), 255.0f) * scale;
-      g[x] = fminf(fmaxf(gv, 0.0f), 255.0f) * scale;
-      b[x] = fminf(fmaxf(bv, 0.0f), 255.0f) * scale;
-    }
+    down(l0, l1, c.rows[1][s0], c.rows[1][s1], c.rows[2][s0], c.rows[2][s1], t,
+         scale, b, g, r, dw);
   }
   free(x0), free(y0), free(ax), free(ay), free(buf);
   return 0;
