@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Turn an exported (BatchNorm-folded) ONNX file back into a state_dict
-of its network (PlateNet, or FastNet with --arch fast), so that training
-can go on from the shipped weights when the checkpoints that made them
-are gone.
+of its network (PlateNet; FastNet with --arch fast; --arch patch), so
+that training can go on from the shipped weights when the checkpoints
+that made them are gone.
 
 Each folded Conv node is named after its module ("/s4/s4.0/dw/dw.0/Conv"
 is module s4.0.dw.0); its weight goes to that convolution and its bias to
@@ -82,7 +82,7 @@ def state_dict(path, arch="platenet"):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast"],
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch"],
                     help="the manifest's architecture.name")
     ap.add_argument("onnx")
     ap.add_argument("out")

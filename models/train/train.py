@@ -6,7 +6,8 @@ Reproduce the shipped model (from the repository root, with ../shared present):
     /usr/bin/python3 models/train/train.py --shared ../shared --out models
 
 Options that matter: --device auto|cpu|cuda, --steps, --batch, --seed;
---arch fast trains model.FastNet (see models/README.md) instead of PlateNet.
+--arch fast trains model.FastNet (see models/README.md) instead of PlateNet,
+--arch patch PlateNet with FastNet's patch stem.
 Works with torch 1.13 (CPU) and torch 2.x (CUDA).  Training data: ro- images
 (MIT) from shared/datasets/plates-dev plus procedurally rendered synthetic
 plates; the AGPL oa- images are never read.
@@ -63,14 +64,24 @@ def validate_and_choose(net, device, val_imgs, syn_val, max_side, min_recall, mi
     return evaluate.choose(rows, min_recall, min_syn_recall), rows
 
 
+def set_train(net, freeze_bn):
+    """Training mode, with every BatchNorm kept on its running statistics
+    under --freeze-bn."""
+    net.train()
+    if freeze_bn:
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+
+
 def distill_stem(net, teacher, ds, args, dev):
-    """Trains FastNet's patch stem alone to give the teacher's stride-4
-    features (PlateNet's stem and s4 block), so that the body taken from
-    the teacher starts on inputs it knows."""
+    """Trains a patch stem (--arch fast or patch) alone to give the
+    teacher's stride-4 features (PlateNet's stem and s4 block), so that the
+    body taken from the teacher starts on inputs it knows."""
     opt = torch.optim.AdamW(net.stem.parameters(), lr=args.lr, weight_decay=1e-4)
     dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                                      worker_init_fn=worker_init, drop_last=True)
-    net.train()
+    set_train(net, args.freeze_bn)
     step, run, t0 = 0, 0.0, time.time()
     while step < args.stem_steps:
         for x, *_ in dl:
@@ -132,11 +143,12 @@ def main():
                     "heat map becomes a second target beside the labels")
     ap.add_argument("--teacher-upsample", default="deconv", choices=["deconv", "nearest"],
                     help="the teacher's upsampling (the shipped stage 8 weights are nearest)")
-    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast"],
-                    help="platenet, or fast: patch stem and stride-8 head (model.FastNet); with --init "
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch"],
+                    help="platenet; fast: patch stem and stride-8 head (model.FastNet); patch: PlateNet "
+                         "with that patch stem; for fast and patch, with --init "
                          "from a PlateNet, the layers both share are loaded and the rest learnt")
     ap.add_argument("--stem-steps", type=int, default=0,
-                    help="with --arch fast and --teacher: first train the new stem alone for this many "
+                    help="with --arch fast or patch and --teacher: first train the new stem alone for this many "
                          "steps to reproduce the teacher's stride-4 features")
     ap.add_argument("--distill", type=float, default=5.0, help="weight of the teacher's target")
     ap.add_argument("--name", default="platenet", help="the model's name in its manifest (records show it)")
@@ -168,13 +180,14 @@ def main():
     net = build(args.arch, args.upsample).to(dev)
     if args.init:
         state = torch.load(args.init, map_location="cpu")
-        if args.arch == "fast":  # from a PlateNet or a FastNet: take what has the same shape
+        new_stem = args.arch in ("fast", "patch")
+        if new_stem:  # from a PlateNet or a FastNet: take what has the same shape
             own = net.state_dict()
             state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
             log("--init: loaded", len(state), "of", len(own), "tensors; new:",
                 sorted({k.split(".")[0] for k in own if k not in state}))
         missing, unexpected = net.load_state_dict(state, strict=False)
-        if args.arch != "fast" and (missing or any(not k.startswith(("up32.", "up16.", "up8."))
+        if not new_stem and (missing or any(not k.startswith(("up32.", "up16.", "up8."))
                                                    for k in unexpected)):
             sys.exit("--init %s does not fit: missing %s, unexpected %s" % (args.init, missing, unexpected))
     teacher = None
@@ -192,8 +205,8 @@ def main():
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
                            args.decoys, args.colour, args.surfaces, args.lettering, args.fences)
         if args.stem_steps:
-            if args.arch != "fast" or teacher is None:
-                sys.exit("--stem-steps needs --arch fast and --teacher")
+            if args.arch not in ("fast", "patch") or teacher is None:
+                sys.exit("--stem-steps needs --arch fast or patch, and --teacher")
             distill_stem(net, teacher, ds, args, dev)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
@@ -207,11 +220,7 @@ def main():
             dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, generator=g,
                                              num_workers=args.workers, worker_init_fn=worker_init,
                                              drop_last=True, pin_memory=use_amp)
-            net.train()
-            if args.freeze_bn:
-                for m in net.modules():
-                    if isinstance(m, torch.nn.BatchNorm2d):
-                        m.eval()
+            set_train(net, args.freeze_bn)
             run = 0.0
             for x, t, w, d, tw in dl:
                 x, t, w, d, tw = x.to(dev, non_blocking=True), t.to(dev), w.to(dev), d.to(dev), tw.to(dev)
