@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"math"
 	"strings"
@@ -38,17 +37,7 @@ func sources(t *testing.T) map[string][]byte {
 	}
 	c444 := bytes.Clone(buf.GetBytes())
 	buf.Close()
-	grey := image.NewGray(img.Bounds())
-	for y := 0; y < img.Bounds().Dy(); y++ {
-		for x := 0; x < img.Bounds().Dx(); x++ {
-			grey.Set(x, y, color.GrayModel.Convert(img.At(x, y)))
-		}
-	}
-	var g bytes.Buffer
-	if err := jpeg.Encode(&g, grey, &jpeg.Options{Quality: 88}); err != nil {
-		t.Fatal(err)
-	}
-	return map[string][]byte{"4:2:0": c420, "4:4:4": c444, "grey": g.Bytes()}
+	return map[string][]byte{"4:2:0": c420, "4:4:4": c444, "grey": testenv.GreyJPEG(t, c420)}
 }
 
 func readCoefficients(t *testing.T, data []byte) *Coefficients {

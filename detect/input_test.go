@@ -1,10 +1,8 @@
 package detect
 
 import (
-	"bytes"
 	"image"
 	"image/color"
-	"image/jpeg"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -63,21 +61,7 @@ func TestInputMatchesBlobFromImage(t *testing.T) {
 func TestInputFromPlanes(t *testing.T) {
 	const scale = 1.0 / 255
 	colour, _ := testenv.SceneJPEG(t, 7, 1921, 1083, 3, 90) // 4:2:0, decoded at 1/2
-	img, err := jpeg.Decode(bytes.NewReader(colour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	grey := image.NewGray(img.Bounds())
-	for y := 0; y < img.Bounds().Dy(); y++ {
-		for x := 0; x < img.Bounds().Dx(); x++ {
-			grey.Set(x, y, color.GrayModel.Convert(img.At(x, y)))
-		}
-	}
-	var g bytes.Buffer
-	if err := jpeg.Encode(&g, grey, &jpeg.Options{Quality: 88}); err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"colour": colour, "grey": g.Bytes()} {
+	for name, data := range map[string][]byte{"colour": colour, "grey": testenv.GreyJPEG(t, colour)} {
 		c, err := codec.ReadCoefficients(data)
 		if err != nil {
 			t.Fatal(err)

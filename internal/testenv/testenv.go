@@ -4,6 +4,10 @@
 package testenv
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,4 +73,25 @@ func SceneJPEG(tb testing.TB, seed int64, w, h, cars, quality int) ([]byte, []sy
 		tb.Fatal(err)
 	}
 	return b, plates
+}
+
+// GreyJPEG is the generated JPEG data re-encoded as a one-component grey
+// JPEG (Go's encoder, quality 88), the layout infrared cameras write.
+func GreyJPEG(tb testing.TB, data []byte) []byte {
+	tb.Helper()
+	img, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	grey := image.NewGray(img.Bounds())
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			grey.Set(x, y, color.GrayModel.Convert(img.At(x, y)))
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, grey, &jpeg.Options{Quality: 88}); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
 }
