@@ -46,13 +46,6 @@ static void taps(int dn, int sn, int *i0, int *i1, float *a) {
   }
 }
 
-// A source row resampled across: rows[plane][slot] of dw floats, and
-// which source row each of the two slots holds.
-typedef struct {
-  float *rows[3][2];
-  int tag[2];
-} rowcache;
-
 // blend mixes two source rows of a plane by t into out: the vertical half
 // of the bilinear resize, on contiguous samples, so it vectorises.
 static void blend(const uint8_t *restrict a, const uint8_t *restrict b,
