@@ -188,7 +188,7 @@ def main():
                 sorted({k.split(".")[0] for k in own if k not in state}))
         missing, unexpected = net.load_state_dict(state, strict=False)
         if not new_stem and (missing or any(not k.startswith(("up32.", "up16.", "up8."))
-                                                   for k in unexpected)):
+                                            for k in unexpected)):
             sys.exit("--init %s does not fit: missing %s, unexpected %s" % (args.init, missing, unexpected))
     teacher = None
     if args.teacher:
