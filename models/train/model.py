@@ -15,7 +15,9 @@ FPN-style top-down path back to stride 4.  FastNet (--arch fast) keeps the
 body from stride 8 on and replaces what ran at stride 4 by a patch stem and a
 stride-8 head; its one-hot ConvTranspose adds that op to the list above.
 PlateNet with stem="patch" (--arch patch) takes FastNet's stem and keeps
-the rest of PlateNet.
+the rest of PlateNet. --arch slim is PlateNet at SLIM's widths, fewer channels
+where OpenCV spends most: 8 in the full-resolution stem, 24 at stride 4
+and in the top-down path (prune.py cuts them from a trained PlateNet).
 Works with torch 1.13 and 2.x.
 """
 import torch
@@ -181,12 +183,18 @@ class FastNet(nn.Module):
         return self.forward_logits(x)
 
 
+# PlateNet's widths with the stem, stride-4 and top-down channels cut.
+SLIM = dict(w=(8, 24, 64, 96, 128), fpn=24)
+
+
 def build(arch="platenet", upsample="deconv"):
     """The network a manifest's "architecture" names."""
     if arch == "fast":
         return FastNet()
     if arch == "patch":
         return PlateNet(upsample="nearest", stem="patch")
+    if arch == "slim":
+        return PlateNet(upsample="nearest", **SLIM)
     return PlateNet(upsample=upsample)
 
 
