@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/platemask/platemask/models"
@@ -19,9 +20,16 @@ type Config struct {
 	Cascade string
 	// YuNetModel is an LPD-YuNet-format ONNX file, needed for "yunet".
 	YuNetModel string
+	// Network picks one of the opt-in shipped networks (models.Networks)
+	// for "platenet"; "" is the default network.
+	Network string
 	// NetModel and NetManifest replace the shipped platenet model.
 	NetModel, NetManifest string
 }
+
+// NetworkUsage explains --network to users of every command that detects.
+var NetworkUsage = fmt.Sprintf("shipped network for the platenet detector instead of the default: %s (see models/README.md)",
+	strings.Join(models.Networks, " or "))
 
 // DefaultNames is the default detector: the shipped model alone. Adding the
 // Haar cascade (platenet,haar) finds one more of the 759 labelled plates at
@@ -41,6 +49,14 @@ func NewDefaultConfig() Config {
 func (c Config) Validate() error {
 	if len(c.Names) == 0 {
 		return fmt.Errorf("no detector chosen (one of %s)", strings.Join(Known, ", "))
+	}
+	if c.Network != "" {
+		if !slices.Contains(models.Networks, c.Network) {
+			return fmt.Errorf("unknown network %q (one of %s)", c.Network, strings.Join(models.Networks, ", "))
+		}
+		if c.NetModel != "" {
+			return fmt.Errorf("a shipped network and a model file together: choose one")
+		}
 	}
 	for _, n := range c.Names {
 		switch n {
@@ -92,7 +108,7 @@ func New(c Config) (Detector, error) {
 			if c.NetModel != "" {
 				onnx, m, err = models.Load(c.NetModel, c.NetManifest)
 			} else {
-				onnx, m, err = models.Default()
+				onnx, m, err = models.Shipped(c.Network)
 			}
 			if err != nil {
 				return fail(err)

@@ -82,6 +82,9 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Names: []string{"yunet"}, YuNetModel: "x.onnx"}, true},
 		{Config{Names: []string{"magic"}}, false},
 		{Config{}, false},
+		{Config{Names: []string{"platenet"}, Network: "fences"}, true},
+		{Config{Names: []string{"platenet"}, Network: "fastest"}, false},
+		{Config{Names: []string{"platenet"}, Network: "fast", NetModel: "x.onnx", NetManifest: "x.json"}, false},
 	}
 	for _, tt := range tests {
 		if err := tt.c.Validate(); (err == nil) != tt.ok {

@@ -1,13 +1,17 @@
-// Package models holds the plate detector the project trains and ships
-// (platenet.onnx), its manifest, and in train/ the code that produced it.
+// Package models holds the plate detectors the project trains and ships
+// (platenet.onnx, and the opt-in networks in fast/ and fences/), their
+// manifests, and in train/ the code that produced them.
 package models
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"slices"
+	"strings"
 )
 
 // Manifest describes a heat-map plate model: how to feed it, how to read
@@ -68,19 +72,41 @@ func (m Manifest) Label() string {
 	return fmt.Sprintf("%s-%s@%s", m.Name, m.Version, h)
 }
 
-//go:embed platenet.onnx
-var platenetONNX []byte
+//go:embed platenet.onnx platenet.json fast/platenet.onnx fast/platenet.json fences/platenet.onnx fences/platenet.json
+var shipped embed.FS
 
-//go:embed platenet.json
-var platenetJSON []byte
+// Networks names the opt-in shipped networks (see models/README.md);
+// the default has no name. "fast" detects in about half the time and
+// redacts more around plates; "fences" is for cameras that look through
+// a fence.
+var Networks = []string{"fast", "fences"}
 
 // Default returns the shipped model and its manifest.
-func Default() ([]byte, Manifest, error) {
+func Default() ([]byte, Manifest, error) { return Shipped("") }
+
+// Shipped returns the shipped network of that name (one of Networks, or
+// "" for the default) and its manifest.
+func Shipped(name string) ([]byte, Manifest, error) {
 	var m Manifest
-	if err := json.Unmarshal(platenetJSON, &m); err != nil {
-		return nil, m, fmt.Errorf("read platenet manifest: %w", err)
+	dir := "."
+	if name != "" {
+		if !slices.Contains(Networks, name) {
+			return nil, m, fmt.Errorf("no shipped network %q (one of %s)", name, strings.Join(Networks, ", "))
+		}
+		dir = name
 	}
-	return platenetONNX, m, nil
+	raw, err := shipped.ReadFile(path.Join(dir, "platenet.json"))
+	if err != nil {
+		return nil, m, err
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, m, fmt.Errorf("read %s manifest: %w", path.Join(dir, "platenet.json"), err)
+	}
+	onnx, err := shipped.ReadFile(path.Join(dir, "platenet.onnx"))
+	if err != nil {
+		return nil, m, err
+	}
+	return onnx, m, nil
 }
 
 // Load reads a model and its manifest from files, for users who train

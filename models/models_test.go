@@ -1,9 +1,11 @@
 package models
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -26,11 +28,27 @@ func TestManifestsMatchWeights(t *testing.T) {
 			t.Errorf("%s: manifest names %s: %v", dir, m.File, err)
 		}
 	}
-	embedded, m, err := Default()
-	if err != nil {
-		t.Fatal(err)
+}
+
+// The networks built into the binary are the ones in the tree, by name.
+func TestShippedNetworks(t *testing.T) {
+	for _, tc := range []struct{ network, dir, name string }{
+		{"", ".", "platenet"}, {"fast", "fast", "platenet-fast"}, {"fences", "fences", "platenet-fences"},
+	} {
+		embedded, m, err := Shipped(tc.network)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.network, err)
+		}
+		onDisk, _, err := Load(tc.dir+"/platenet.onnx", tc.dir+"/platenet.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(embedded)
+		if !bytes.Equal(embedded, onDisk) || hex.EncodeToString(sum[:]) != m.SHA256 || m.Name != tc.name {
+			t.Errorf("%q: embedded %s (%s), want %s's weights", tc.network, m.Name, m.SHA256, tc.dir)
+		}
 	}
-	if sum := sha256.Sum256(embedded); hex.EncodeToString(sum[:]) != m.SHA256 {
-		t.Error("embedded weights do not match the embedded manifest")
+	if _, _, err := Shipped("fastest"); err == nil || !strings.Contains(err.Error(), "fast, fences") {
+		t.Errorf("unknown network: err = %v, want one naming the shipped ones", err)
 	}
 }

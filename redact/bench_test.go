@@ -140,7 +140,7 @@ func BenchmarkFullHD(b *testing.B) {
 	// The opt-in faster network (models/fast) on the same photos.
 	b.Run("photos-fast", func(b *testing.B) {
 		c := detect.NewDefaultConfig()
-		c.NetModel, c.NetManifest = "../models/fast/platenet.onnx", "../models/fast/platenet.json"
+		c.Network = "fast"
 		fullHD(b, photosFullHD(b), c)
 	})
 }

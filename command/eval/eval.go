@@ -30,6 +30,7 @@ type Options struct {
 	Images      string
 	Detectors   []string
 	Model       string
+	Network     string
 	NetModel    string
 	NetManifest string
 	Cascade     string
@@ -72,6 +73,7 @@ the detectors' regions as found.`,
 	f.StringVar(&o.Images, "images", "", "folder of the labelled images (required)")
 	f.StringSliceVar(&o.Detectors, "detector", []string{strings.Join(detect.DefaultNames, "+")}, "detectors to compare; a+b is an ensemble")
 	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&o.Network, "network", "", detect.NetworkUsage)
 	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
 	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
 	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file")
@@ -137,7 +139,7 @@ func Evaluate(ctx context.Context, o *Options) ([]*eval.Report, error) {
 		c := detect.NewDefaultConfig()
 		c.Names = strings.Split(spec, "+")
 		c.Margin, c.Cascade, c.YuNetModel = o.Margin, o.Cascade, o.Model
-		c.NetModel, c.NetManifest = o.NetModel, o.NetManifest
+		c.Network, c.NetModel, c.NetManifest = o.Network, o.NetModel, o.NetManifest
 		d, err := detect.New(c)
 		if err != nil {
 			return nil, cmdutil.UsageError("--detector %s: %w", spec, err)

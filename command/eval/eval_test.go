@@ -94,12 +94,10 @@ func TestEvalDevPhotos(t *testing.T) {
 		// Measured 7.55% and 9.47%.
 		{"shipped", nil, 8.5, 10.5},
 		// The opt-in faster network (models/fast): measured 13.4% and 15.5%.
-		{"fast", []string{"--net-model", "../../models/fast/platenet.onnx",
-			"--net-manifest", "../../models/fast/platenet.json"}, 14.5, 16.5},
+		{"fast", []string{"--network", "fast"}, 14.5, 16.5},
 		// The opt-in network for cameras behind a fence (models/fences):
 		// measured 13.0% and 15.3%.
-		{"fences", []string{"--net-model", "../../models/fences/platenet.onnx",
-			"--net-manifest", "../../models/fences/platenet.json"}, 14, 16.5},
+		{"fences", []string{"--network", "fences"}, 14, 16.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"eval", "--labels", labels, "--images", images}, tc.args...)

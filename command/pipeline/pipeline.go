@@ -87,6 +87,7 @@ type RedactFlags struct {
 	Method      string
 	Margin      float64
 	Model       string
+	Network     string
 	NetModel    string
 	NetManifest string
 	Cascade     string
@@ -105,6 +106,7 @@ func (r *RedactFlags) Register(f *pflag.FlagSet) {
 	f.StringVar(&r.Method, "method", "blur", "how to destroy a region: blur or fill")
 	f.Float64Var(&r.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: calibrated)")
 	f.StringVar(&r.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&r.Network, "network", "", detect.NetworkUsage)
 	f.StringVar(&r.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
 	f.StringVar(&r.NetManifest, "net-manifest", "", "manifest of --net-model")
 	f.StringVar(&r.Cascade, "cascade", "", "Haar cascade file")
@@ -162,7 +164,7 @@ func (r *RedactFlags) Processors(ring *keys.Ring) (func() (*redact.Processor, er
 	}
 	dc.Margin = r.Margin
 	dc.Cascade, dc.YuNetModel = r.Cascade, r.Model
-	dc.NetModel, dc.NetManifest = r.NetModel, r.NetManifest
+	dc.Network, dc.NetModel, dc.NetManifest = r.Network, r.NetModel, r.NetManifest
 	if err := dc.Validate(); err != nil {
 		return nil, cmdutil.UsageError("--detector: %w", err)
 	}

@@ -40,6 +40,7 @@ type Options struct {
 	Margin      float64
 	Detectors   string
 	Model       string
+	Network     string
 	NetModel    string
 	NetManifest string
 	Cascade     string
@@ -86,6 +87,7 @@ failed, 2 on usage errors.`,
 	f.Float64Var(&o.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: each detector's calibrated padding)")
 	f.StringVar(&o.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
 	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&o.Network, "network", "", detect.NetworkUsage)
 	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
 	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
 	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
@@ -234,7 +236,7 @@ func setup(o *Options) (*config, error) {
 	dc.Names = splitList(o.Detectors)
 	dc.Margin = o.Margin
 	dc.Cascade, dc.YuNetModel = o.Cascade, o.Model
-	dc.NetModel, dc.NetManifest = o.NetModel, o.NetManifest
+	dc.Network, dc.NetModel, dc.NetManifest = o.Network, o.NetModel, o.NetManifest
 	if o.NoDetect {
 		dc.Names = []string{"none"}
 	}

@@ -171,6 +171,8 @@ func TestRedactUsageErrors(t *testing.T) {
 		{"redact", "--out", dir},
 		{"redact", "--out", dir, "--no-detect", dir},
 		{"redact", "--out", dir, "--detector", "magic", dir},
+		{"redact", "--out", dir, "--network", "fastest", dir},
+		{"redact", "--out", dir, "--network", "fast", "--net-model", "x.onnx", "--net-manifest", "x.json", dir},
 		{"redact", "--out", dir, "--bogus-flag", dir},
 		{"redact", "--out", dir, filepath.Join(dir, "missing")},
 	}
@@ -178,6 +180,47 @@ func TestRedactUsageErrors(t *testing.T) {
 		code, _, stderr := run(t, append(args, "--keys", filepath.Join(dir, "k.json"))...)
 		if code != cmdutil.ExitUsage || !strings.HasPrefix(stderr, "platemask: ") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+// TestRedactNetwork: --network runs the opt-in network built into the
+// binary, and the record names it.
+func TestRedactNetwork(t *testing.T) {
+	dir := t.TempDir()
+	img, _, err := synth.Scene(3, 960, 540, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := synth.EncodeJPEG(img, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "in", "gate.jpg")
+	write(t, in, raw)
+	for network, want := range map[string]string{"": "platenet", "fast": "platenet-fast", "fences": "platenet-fences"} {
+		out := filepath.Join(dir, "out-"+network)
+		args := []string{"redact", "--out", out, "--keys", filepath.Join(dir, "k.json"), "--no-plate", "keep", in}
+		if network != "" {
+			args = append(args, "--network", network)
+		}
+		if code, _, stderr := run(t, args...); code != cmdutil.ExitOK {
+			t.Fatalf("--network %q: exit %d, stderr %q", network, code, stderr)
+		}
+		records, err := filepath.Glob(filepath.Join(out, "*.json"))
+		if err != nil || len(records) != 1 {
+			t.Fatalf("--network %q: records %v, %v", network, records, err)
+		}
+		data, err := os.ReadFile(records[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec redact.Record
+		if err := json.Unmarshal(data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Detector != want || len(rec.Models) != 1 || !strings.HasPrefix(rec.Models[0], want+"-") {
+			t.Errorf("--network %q: detector %q models %v, want %s", network, rec.Detector, rec.Models, want)
 		}
 	}
 }

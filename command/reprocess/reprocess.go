@@ -52,6 +52,7 @@ type Options struct {
 
 	Detectors   string
 	Model       string
+	Network     string
 	NetModel    string
 	NetManifest string
 	Cascade     string
@@ -146,6 +147,7 @@ keys could not be used.`,
 	f.DurationVar(&o.Interval, "progress-interval", 10*time.Second, "how often to print progress when stderr is not a terminal")
 	f.StringVar(&o.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
 	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
+	f.StringVar(&o.Network, "network", "", detect.NetworkUsage)
 	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
 	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
 	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
@@ -373,7 +375,7 @@ func setup(o *Options) (*keys.Ring, func() (*redact.Processor, error), *ingest.P
 	dc.Names = splitList(o.Detectors)
 	dc.Margin = o.Margin
 	dc.Cascade, dc.YuNetModel = o.Cascade, o.Model
-	dc.NetModel, dc.NetManifest = o.NetModel, o.NetManifest
+	dc.Network, dc.NetModel, dc.NetManifest = o.Network, o.NetModel, o.NetManifest
 	if err := dc.Validate(); err != nil {
 		return nil, nil, nil, cmdutil.UsageError("--detector: %w", err)
 	}
