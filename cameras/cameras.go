@@ -17,12 +17,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/models"
 )
 
 // Camera is one registered camera.
@@ -31,6 +33,10 @@ type Camera struct {
 	Site    string            `json:"site,omitempty"`
 	Masks   []image.Rectangle `json:"masks,omitempty"`
 	Pattern string            `json:"pattern,omitempty"`
+	// Network is an opt-in shipped detector network for this camera's
+	// images (models.Networks, such as "fences" for a camera that looks
+	// through a fence); "" runs the workers' own.
+	Network string `json:"network,omitempty"`
 	// TokenHash is the SHA-256 of the bearer token; the token itself is
 	// shown once and never stored.
 	TokenHash string    `json:"token_sha256"`
@@ -150,7 +156,7 @@ func (r *Registry) Add(c Camera) (token string, err error) {
 	if err := ValidateID(c.ID); err != nil {
 		return "", err
 	}
-	if _, err := ingest.NewParser(c.Pattern); err != nil {
+	if err := c.check(); err != nil {
 		return "", err
 	}
 	r.mu.Lock()
@@ -174,9 +180,10 @@ func (r *Registry) Add(c Camera) (token string, err error) {
 	return token, r.save()
 }
 
-// Update changes a camera's site, masks and pattern (not its token).
+// Update changes a camera's site, masks, pattern and network (not its
+// token).
 func (r *Registry) Update(c Camera) error {
-	if _, err := ingest.NewParser(c.Pattern); err != nil {
+	if err := c.check(); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -192,6 +199,17 @@ func (r *Registry) Update(c Camera) error {
 		}
 	}
 	return fmt.Errorf("%w: %s", ErrNotFound, c.ID)
+}
+
+// check validates what Add and Update take from the operator.
+func (c Camera) check() error {
+	if _, err := ingest.NewParser(c.Pattern); err != nil {
+		return err
+	}
+	if c.Network != "" && !slices.Contains(models.Networks, c.Network) {
+		return fmt.Errorf("network %q: one of %s, or none for the default", c.Network, strings.Join(models.Networks, ", "))
+	}
+	return nil
 }
 
 // Remove deletes a camera; its token stops working at once.
@@ -295,7 +313,7 @@ func (r *Registry) ByToken(token string) (ingest.Camera, bool) {
 	if !ok {
 		return ingest.Camera{}, false
 	}
-	return ingest.Camera{ID: c.ID, Masks: c.Masks, Parser: r.Parser(c.ID)}, true
+	return ingest.Camera{ID: c.ID, Masks: c.Masks, Network: c.Network, Parser: r.Parser(c.ID)}, true
 }
 
 // ByID is Get for ingest.
@@ -304,7 +322,7 @@ func (r *Registry) ByID(id string) (ingest.Camera, bool) {
 	if !ok {
 		return ingest.Camera{}, false
 	}
-	return ingest.Camera{ID: c.ID, Masks: c.Masks, Parser: r.Parser(c.ID)}, true
+	return ingest.Camera{ID: c.ID, Masks: c.Masks, Network: c.Network, Parser: r.Parser(c.ID)}, true
 }
 
 var _ ingest.Cameras = (*Registry)(nil)

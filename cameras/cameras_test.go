@@ -43,8 +43,14 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("token %q accepted", bad)
 		}
 	}
-	if err := r.Update(Camera{ID: "gate-1", Pattern: `^(?P<time>\d{14})$`}); err != nil {
+	if err := r.Update(Camera{ID: "gate-1", Pattern: `^(?P<time>\d{14})$`, Network: "fences"}); err != nil {
 		t.Fatal(err)
+	}
+	if c, ok := other.ByID("gate-1"); !ok || c.Network != "fences" {
+		t.Errorf("network not kept: %+v", c)
+	}
+	if err := r.Update(Camera{ID: "gate-1", Network: "fastest"}); err == nil {
+		t.Error("accepted a network that is not shipped")
 	}
 	if n := other.Parser("gate-1").Parse("20240101101010.jpg"); n.Time.IsZero() {
 		t.Error("camera pattern not used")

@@ -4,9 +4,10 @@ import "image"
 
 // Camera is a registered camera as ingest needs it.
 type Camera struct {
-	ID     string
-	Masks  []image.Rectangle
-	Parser *Parser
+	ID      string
+	Masks   []image.Rectangle
+	Network string // opt-in detector network, "" for the default
+	Parser  *Parser
 }
 
 // Cameras finds registered cameras (the cameras package's Registry).

@@ -22,6 +22,9 @@ type Image struct {
 	Time   time.Time // capture time parsed from the name, zero if none
 	// Static are the camera's mask rectangles (burned-in overlays).
 	Static []image.Rectangle
+	// Network is the opt-in detector network the camera is set to use
+	// ("" for the worker's own).
+	Network string
 	// Results, when set, is a results bucket (see ResultsBucket): the
 	// worker puts the output and an Outcome there instead of into its own
 	// sink, for a caller that waits on each job (reprocess).
@@ -47,6 +50,8 @@ type Meta struct {
 	Source string            `json:"source,omitempty"`
 	Time   time.Time         `json:"time,omitzero"`
 	Static []image.Rectangle `json:"static,omitempty"`
+	// Network is Image.Network.
+	Network string `json:"network,omitempty"`
 	// Manual are regions an operator gave when releasing the job from
 	// quarantine; they are redacted as given.
 	Manual []image.Rectangle `json:"manual,omitempty"`

@@ -156,7 +156,7 @@ func (q *Queue) Submit(ctx context.Context, img Image) (Receipt, error) {
 	if img.Results != "" && !validResults(img.Results) {
 		return Receipt{}, fmt.Errorf("results bucket %q is not named %s...", img.Results, ResultsPrefix)
 	}
-	meta, err := json.Marshal(Meta{Camera: img.Camera, Source: img.Source, Time: img.Time, Static: img.Static, Results: img.Results})
+	meta, err := json.Marshal(Meta{Camera: img.Camera, Source: img.Source, Time: img.Time, Static: img.Static, Network: img.Network, Results: img.Results})
 	if err != nil {
 		return Receipt{}, err
 	}

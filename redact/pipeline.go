@@ -34,19 +34,24 @@ type Job struct {
 	Data   []byte
 	Source string // original name: only ever fed to the HMAC
 	Camera string // camera id, when known
-	Name   ingest.Name
+	// Network is the opt-in shipped network the camera is set to use
+	// (models.Networks); "" runs the Processor's own detector.
+	Network string
+	Name    ingest.Name
 	// Manual regions are destroyed as given, without padding.
 	Manual []image.Rectangle
 
 	// Pixel path: img is the whole upright frame. Coefficient path: coef
 	// is the frame and img, when a detector needs pixels, the frame
 	// reduced by scale.
-	img     *codec.Image
-	scale   int
-	coef    *codec.Coefficients
-	bounds  image.Rectangle // the upright frame
-	regions []detect.Region
-	painted []image.Rectangle
+	img      *codec.Image
+	detector detect.Detector // the one that runs: the Processor's, or Network's
+	models   []string
+	scale    int
+	coef     *codec.Coefficients
+	bounds   image.Rectangle // the upright frame
+	regions  []detect.Region
+	painted  []image.Rectangle
 
 	Output []byte
 	Record Record
@@ -64,8 +69,13 @@ type Processor struct {
 	Limits   codec.Limits
 	Detector detect.Detector // nil: manual regions only
 	Models   []string        // model versions, for records
-	Keys     *keys.Ring
-	Policy   Policy
+	// NewNetwork builds the detector for jobs whose camera uses an opt-in
+	// network (Job.Network); each is built on first use and kept until
+	// Close. Nil: such jobs run Detector.
+	NewNetwork func(network string) (detect.Detector, error)
+	networks   map[string]detect.Detector
+	Keys       *keys.Ring
+	Policy     Policy
 	// Quality 0 keeps the source's compression: only the MCUs under
 	// regions are re-encoded, every other block is copied as it came.
 	// 1-100 decodes and re-encodes the whole image at that quality.
@@ -74,6 +84,36 @@ type Processor struct {
 	Quality int
 	// Static regions per camera id, such as burned-in overlays.
 	Static map[string][]image.Rectangle
+}
+
+// Close frees the Processor's detectors.
+func (p *Processor) Close() {
+	if p.Detector != nil {
+		p.Detector.Close()
+	}
+	for _, d := range p.networks {
+		d.Close()
+	}
+	p.networks = nil
+}
+
+// detectorFor is the detector for a job from a camera set to network.
+func (p *Processor) detectorFor(network string) (detect.Detector, []string, error) {
+	if network == "" || p.NewNetwork == nil || p.Detector == nil {
+		return p.Detector, p.Models, nil
+	}
+	d, ok := p.networks[network]
+	if !ok {
+		var err error
+		if d, err = p.NewNetwork(network); err != nil {
+			return nil, nil, fmt.Errorf("network %s: %w", network, err)
+		}
+		if p.networks == nil {
+			p.networks = map[string]detect.Detector{}
+		}
+		p.networks[network] = d
+	}
+	return d, detect.Versions(d), nil
 }
 
 // Process runs j through every step. On error nothing of j is usable. An
@@ -109,14 +149,17 @@ func decodeStep(_ context.Context, p *Processor, j *Job) error {
 	if err != nil {
 		return err
 	}
+	if j.detector, j.models, err = p.detectorFor(j.Network); err != nil {
+		return err
+	}
 	if p.Quality == 0 && info.Orientation == 1 {
 		c, err := codec.ReadCoefficients(j.Data)
 		if err == nil {
 			j.coef, j.bounds = c, c.Bounds()
-			if p.Detector == nil {
+			if j.detector == nil {
 				return nil // manual and static regions need no pixels
 			}
-			j.img, j.scale, err = c.Reduced(detect.MaxSide(p.Detector))
+			j.img, j.scale, err = c.Reduced(detect.MaxSide(j.detector))
 			return err
 		}
 		if !errors.Is(err, codec.ErrNotTranscodable) {
@@ -143,8 +186,8 @@ func detectStep(_ context.Context, p *Processor, j *Job) error {
 			j.regions = append(j.regions, detect.Region{Rect: c, Kind: "static", Score: 1})
 		}
 	}
-	if p.Detector != nil {
-		found, err := p.Detector.Detect(j.img)
+	if j.detector != nil {
+		found, err := j.detector.Detect(j.img)
 		if err != nil {
 			return fmt.Errorf("detect: %w", err)
 		}
@@ -205,8 +248,8 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 		kinds[r.Kind]++
 	}
 	detector := "none"
-	if p.Detector != nil {
-		detector = p.Detector.Name()
+	if j.detector != nil {
+		detector = j.detector.Name()
 	}
 	b := j.bounds
 	j.Record = Record{
@@ -220,7 +263,7 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 		Destroyed:  destroyedShare(j.painted, b),
 		Kinds:      kinds,
 		Detector:   detector,
-		Models:     p.Models,
+		Models:     j.models,
 		Policy:     p.Policy,
 		KeyID:      k.ID,
 	}

@@ -9,9 +9,11 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/platemask/platemask/codec"
+	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/jpeginfo"
 	"github.com/platemask/platemask/keys"
@@ -224,5 +226,47 @@ func TestKeepsBlocksOutsideRegions(t *testing.T) {
 	want := float64(grown.Dx()*grown.Dy()) / float64(b.Dx()*b.Dy())
 	if d := job.Record.Destroyed - want; d > 1e-4 || d < -1e-4 {
 		t.Errorf("record says %.4f of the image destroyed, the grown region is %.4f", job.Record.Destroyed, want)
+	}
+}
+
+// TestProcessorNetworkPerJob: a job from a camera set to an opt-in network
+// runs that network, built once and kept; other jobs run the Processor's
+// own detector; records name the one that ran.
+func TestProcessorNetworkPerJob(t *testing.T) {
+	img, _ := plateScene(t, "AB12 CDE")
+	data, err := synth.EncodeJPEG(img, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := detect.New(detect.NewDefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := processor(t, testRing(t, 1), redact.Blur)
+	p.Detector, p.Models, p.Policy.NoPlate = d, detect.Versions(d), redact.Keep
+	built := map[string]int{}
+	p.NewNetwork = func(network string) (detect.Detector, error) {
+		built[network]++
+		c := detect.NewDefaultConfig()
+		c.Network = network
+		return detect.New(c)
+	}
+	defer p.Close()
+	for _, tc := range []struct{ network, detector string }{
+		{"fences", "platenet-fences"}, {"", "platenet"}, {"fences", "platenet-fences"}, {"fast", "platenet-fast"},
+	} {
+		j := &redact.Job{Data: data, Source: "a.jpg", Network: tc.network}
+		if err := p.Process(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+		if j.Record.Detector != tc.detector || len(j.Record.Models) != 1 || !strings.HasPrefix(j.Record.Models[0], tc.detector+"-") {
+			t.Errorf("network %q: detector %q models %v, want %s", tc.network, j.Record.Detector, j.Record.Models, tc.detector)
+		}
+	}
+	if built["fences"] != 1 || built["fast"] != 1 || len(built) != 2 {
+		t.Errorf("networks built %v, want each once", built)
+	}
+	if err := p.Process(context.Background(), &redact.Job{Data: data, Source: "a.jpg", Network: "fastest"}); err == nil {
+		t.Error("a job naming an unknown network was processed")
 	}
 }

@@ -86,9 +86,7 @@ func (r *InProcess) Run(ctx context.Context, tasks <-chan Task, done func(Result
 	procs := make([]*redact.Processor, 0, max(1, r.Workers))
 	defer func() {
 		for _, p := range procs {
-			if p.Detector != nil {
-				p.Detector.Close()
-			}
+			p.Close()
 		}
 	}()
 	for range max(1, r.Workers) {

@@ -55,9 +55,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	var all []*redact.Processor
 	defer func() {
 		for _, pr := range all {
-			if pr.Detector != nil {
-				pr.Detector.Close()
-			}
+			pr.Close()
 		}
 	}()
 	for range p.cfg.Workers {
@@ -268,7 +266,7 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 	if err != nil {
 		return nil, err
 	}
-	job = &redact.Job{Data: data, Source: meta.Source, Camera: meta.Camera,
+	job = &redact.Job{Data: data, Source: meta.Source, Camera: meta.Camera, Network: meta.Network,
 		Name: ingest.Name{Camera: meta.Camera, Time: meta.Time}, Manual: meta.Manual}
 	pr.Static = nil
 	if len(meta.Static) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/platemask/platemask/cameras"
 	"github.com/platemask/platemask/command/cmdutil"
 	"github.com/platemask/platemask/command/pipeline"
+	"github.com/platemask/platemask/models"
 )
 
 // Options are the flags every subcommand shares.
@@ -50,18 +51,20 @@ type Entry struct {
 	Site    string            `json:"site,omitempty"`
 	Masks   []image.Rectangle `json:"masks,omitempty"`
 	Pattern string            `json:"pattern,omitempty"`
+	Network string            `json:"network,omitempty"`
 	Added   string            `json:"added"`
 	Token   string            `json:"token,omitempty"` // only from add
 }
 
 func entry(c cameras.Camera) Entry {
-	return Entry{ID: c.ID, Site: c.Site, Masks: c.Masks, Pattern: c.Pattern, Added: c.Added.Format("2006-01-02T15:04:05Z")}
+	return Entry{ID: c.ID, Site: c.Site, Masks: c.Masks, Pattern: c.Pattern, Network: c.Network, Added: c.Added.Format("2006-01-02T15:04:05Z")}
 }
 
 type details struct {
 	site    string
 	masks   []string
 	pattern string
+	network string
 }
 
 func (d *details) register(cmd *cobra.Command) {
@@ -69,6 +72,8 @@ func (d *details) register(cmd *cobra.Command) {
 	f.StringVar(&d.site, "site", "", "site the camera belongs to")
 	f.StringArrayVar(&d.masks, "mask", nil, "static region to always destroy, x,y,w,h (repeatable)")
 	f.StringVar(&d.pattern, "pattern", "", "file-name regexp with named groups camera, time, plate")
+	f.StringVar(&d.network, "network", "", fmt.Sprintf("detector network for this camera's images: %s, or \"\" for the workers' own (fences: a camera that looks through a fence; see models/README.md)",
+		strings.Join(models.Networks, ", ")))
 }
 
 func (d *details) rects() ([]image.Rectangle, error) {
@@ -86,10 +91,11 @@ func (d *details) rects() ([]image.Rectangle, error) {
 func newAdd(o *Options) *cobra.Command {
 	var d details
 	cmd := &cobra.Command{
-		Use:     "add ID",
-		Short:   "Register a camera and print its bearer token (shown once)",
-		Example: `  platemask cameras add gate-1 --site north --mask 0,0,640,40`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "add ID",
+		Short: "Register a camera and print its bearer token (shown once)",
+		Example: `  platemask cameras add gate-1 --site north --mask 0,0,640,40
+  platemask cameras add yard-2 --network fences`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg, err := o.registry()
 			if err != nil {
@@ -99,7 +105,7 @@ func newAdd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tok, err := reg.Add(cameras.Camera{ID: args[0], Site: d.site, Masks: masks, Pattern: d.pattern})
+			tok, err := reg.Add(cameras.Camera{ID: args[0], Site: d.site, Masks: masks, Pattern: d.pattern, Network: d.network})
 			if err != nil {
 				if errors.Is(err, cameras.ErrExists) {
 					return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: err}
@@ -127,8 +133,10 @@ func newSet(o *Options) *cobra.Command {
 	var clear bool
 	cmd := &cobra.Command{
 		Use:   "set ID",
-		Short: "Change a camera's site, masks or file-name pattern",
-		Args:  cobra.ExactArgs(1),
+		Short: "Change a camera's site, masks, file-name pattern or network",
+		Example: `  platemask cameras set yard-2 --network fences
+  platemask cameras set yard-2 --network ""   # back to the workers' own`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reg, err := o.registry()
 			if err != nil {
@@ -151,6 +159,9 @@ func newSet(o *Options) *cobra.Command {
 			}
 			if cmd.Flags().Changed("pattern") {
 				c.Pattern = d.pattern
+			}
+			if cmd.Flags().Changed("network") {
+				c.Network = d.network
 			}
 			if err := reg.Update(c); err != nil {
 				return cmdutil.UsageError("%w", err)
@@ -186,9 +197,9 @@ func newList(o *Options) *cobra.Command {
 				return cmdutil.WriteJSON(o.IO.Out, out)
 			}
 			tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSITE\tMASKS\tPATTERN\tADDED")
+			fmt.Fprintln(tw, "ID\tSITE\tMASKS\tPATTERN\tNETWORK\tADDED")
 			for _, c := range cams {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.ID, c.Site, len(c.Masks), strings.TrimSpace(c.Pattern), c.Added.Format("2006-01-02"))
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", c.ID, c.Site, len(c.Masks), strings.TrimSpace(c.Pattern), c.Network, c.Added.Format("2006-01-02"))
 			}
 			return tw.Flush()
 		},

@@ -32,13 +32,19 @@ func TestCameras(t *testing.T) {
 	if code, _, _ := run(t, "cameras", "--data", data, "set", "gate-1", "--pattern", `^(?P<time>\d{14})$`); code != 0 {
 		t.Errorf("set: exit %d", code)
 	}
+	if code, _, _ := run(t, "cameras", "--data", data, "set", "gate-1", "--network", "fences"); code != 0 {
+		t.Errorf("set --network: exit %d", code)
+	}
+	if code, _, _ := run(t, "cameras", "--data", data, "set", "gate-1", "--network", "fastest"); code != cmdutil.ExitUsage {
+		t.Errorf("set --network fastest: exit %d", code)
+	}
 	code, out, _ := run(t, "cameras", "--data", data, "ls", "--json")
 	var list []struct {
-		ID, Site, Pattern, Token string
-		Masks                    []any
+		ID, Site, Pattern, Network, Token string
+		Masks                             []any
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].Site != "north" ||
-		len(list[0].Masks) != 1 || list[0].Pattern == "" || list[0].Token != "" {
+		len(list[0].Masks) != 1 || list[0].Pattern == "" || list[0].Network != "fences" || list[0].Token != "" {
 		t.Fatalf("ls: exit %d, %s", code, out)
 	}
 	if strings.Contains(out, strings.TrimSpace(tok)) {

@@ -175,6 +175,13 @@ func (r *RedactFlags) Processors(ring *keys.Ring) (func() (*redact.Processor, er
 		m := r.Margin
 		policy.Margin = &m
 	}
+	// A camera set to an opt-in network (cameras set --network) gets it
+	// in place of the platenet network chosen here.
+	newNetwork := func(network string) (detect.Detector, error) {
+		c := dc
+		c.Network, c.NetModel, c.NetManifest = network, "", ""
+		return detect.New(c)
+	}
 	return func() (*redact.Processor, error) {
 		d, err := detect.New(dc)
 		if err != nil {
@@ -184,7 +191,8 @@ func (r *RedactFlags) Processors(ring *keys.Ring) (func() (*redact.Processor, er
 		if d != nil {
 			versions = detect.Versions(d)
 		}
-		return &redact.Processor{Limits: lim, Detector: d, Models: versions, Keys: ring, Policy: policy, Quality: r.Quality}, nil
+		return &redact.Processor{Limits: lim, Detector: d, Models: versions, NewNetwork: newNetwork,
+			Keys: ring, Policy: policy, Quality: r.Quality}, nil
 	}, nil
 }
 

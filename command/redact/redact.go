@@ -160,9 +160,7 @@ func Run(ctx context.Context, o *Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if p.Detector != nil {
-				defer p.Detector.Close()
-			}
+			defer p.Close()
 			for i := range jobs {
 				results[i] = one(ctx, p, cfg, o, paths[i])
 				progress.done(i, results[i])

@@ -129,7 +129,8 @@ func startServe(t testing.TB, workers int, mutate func(*serve.Options)) *rig {
 	if r.token, err = reg.Add(cameras.Camera{ID: "gate-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Add(cameras.Camera{ID: "gate-2"}); err != nil {
+	// gate-2 looks through a fence: its images run that network.
+	if _, err := reg.Add(cameras.Camera{ID: "gate-2", Network: "fences"}); err != nil {
 		t.Fatal(err)
 	}
 	// The flag defaults, then what the test sets.
@@ -241,6 +242,9 @@ func TestEndToEnd(t *testing.T) {
 	outputs, quarantined := waitAll(t, q, r.out, n, 5*time.Minute)
 	t.Logf("%d redacted, %d quarantined in %s", len(outputs), quarantined, time.Since(start).Round(time.Millisecond))
 
+	// The detector that ran, per camera label: gate-2's images (a quarter
+	// of them, from the drop folder) ran its network, the rest the default.
+	ran := map[string]map[string]int{}
 	for _, o := range outputs {
 		raw, err := os.ReadFile(strings.TrimSuffix(o, ".jpg") + ".json")
 		if err != nil {
@@ -254,12 +258,28 @@ func TestEndToEnd(t *testing.T) {
 			rec.Detector == "" || len(rec.Models) == 0 || rec.KeyID == "" || rec.Width != 480 || rec.Height != 320 {
 			t.Errorf("incomplete record %s", raw)
 		}
+		if ran[rec.Detector] == nil {
+			ran[rec.Detector] = map[string]int{}
+		}
+		ran[rec.Detector][rec.Camera]++
 		if ids := ingest.Identifiers(rec.Image); len(ids) != 0 {
 			t.Errorf("output name %s looks like it holds %v", rec.Image, ids)
 		}
 		img, _ := os.ReadFile(o)
 		if info, err := jpeginfo.Scan(img); err != nil || len(info.Metadata()) != 0 {
 			t.Errorf("output %s: metadata %v (%v)", o, info, err)
+		}
+	}
+	fenced := 0
+	for _, k := range ran["platenet-fences"] {
+		fenced += k
+	}
+	if len(ran) != 2 || len(ran["platenet-fences"]) != 1 || fenced == 0 || fenced > n/4 {
+		t.Errorf("detectors per camera %v: want platenet-fences for gate-2's %d images at most, platenet for the rest", ran, n/4)
+	}
+	for label := range ran["platenet-fences"] {
+		if ran["platenet"][label] != 0 {
+			t.Errorf("camera %s ran both networks", label)
 		}
 	}
 	// The drop folder is empty (only folders remain).

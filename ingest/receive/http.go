@@ -260,7 +260,7 @@ func toQueue(cam ingest.Camera, source string, data []byte) queue.Image {
 	if source == "." || source == "/" {
 		source = ""
 	}
-	img := queue.Image{Data: data, Source: source, Camera: cam.ID, Static: cam.Masks}
+	img := queue.Image{Data: data, Source: source, Camera: cam.ID, Static: cam.Masks, Network: cam.Network}
 	if cam.Parser != nil && source != "" {
 		img.Time = cam.Parser.Parse(source).Time
 	}

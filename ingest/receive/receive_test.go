@@ -41,7 +41,7 @@ func registry(t *testing.T) (*cameras.Registry, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := reg.Add(cameras.Camera{ID: "gate-1", Masks: []image.Rectangle{image.Rect(0, 0, 100, 20)}})
+	tok, err := reg.Add(cameras.Camera{ID: "gate-1", Masks: []image.Rectangle{image.Rect(0, 0, 100, 20)}, Network: "fences"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestUpload(t *testing.T) {
 		})
 	}
 	meta := next(t, q)
-	if meta.Camera != "gate-1" || meta.Source != name || meta.Time.Format("2006-01-02") != "2024-12-30" || len(meta.Static) != 1 {
+	if meta.Camera != "gate-1" || meta.Source != name || meta.Time.Format("2006-01-02") != "2024-12-30" || len(meta.Static) != 1 || meta.Network != "fences" {
 		t.Errorf("job meta %+v", meta)
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
