@@ -272,15 +272,15 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 	if len(meta.Static) > 0 {
 		pr.Static = map[string][]image.Rectangle{meta.Camera: meta.Static}
 	}
-	run := pr
 	if meta.Review == queue.ReviewNoPlate {
 		// An operator looked and confirmed there is no plate: store it
 		// rather than quarantine it again (a detection still redacts).
-		c := *pr
-		c.Policy.NoPlate = redact.Keep
-		run = &c
+		// The Processor is this job's alone until it is handed back; a
+		// copy would build its own networks and never close them.
+		defer func(keep redact.Policy) { pr.Policy = keep }(pr.Policy)
+		pr.Policy.NoPlate = redact.Keep
 	}
-	if err := run.Process(ctx, job); err != nil {
+	if err := pr.Process(ctx, job); err != nil {
 		return nil, err
 	}
 	job.Record.Review = meta.Review
