@@ -26,6 +26,7 @@ type JobDetail struct {
 	// Known only with the keys:
 	StaticMasks   int    `json:"static_masks,omitempty"`
 	ManualRegions int    `json:"manual_regions,omitempty"`
+	Network       string `json:"network,omitempty"`
 	Review        string `json:"review,omitempty"`
 	Keys          bool   `json:"keys"`
 }
@@ -84,6 +85,7 @@ func runShow(ctx context.Context, o *showOptions) error {
 	}
 	if meta, err := c.q.OpenMeta(j); err == nil {
 		d.StaticMasks, d.ManualRegions, d.Review = len(meta.Static), len(meta.Manual), meta.Review
+		d.Network = meta.Network
 	}
 	if o.JSON {
 		return cmdutil.WriteJSON(o.IO.Out, d)
@@ -102,6 +104,7 @@ func runShow(ctx context.Context, o *showOptions) error {
 	if d.Keys {
 		fmt.Fprintf(tw, "static masks\t%d\n", d.StaticMasks)
 		fmt.Fprintf(tw, "manual regions\t%d\n", d.ManualRegions)
+		fmt.Fprintf(tw, "network\t%s\n", dash(d.Network))
 		fmt.Fprintf(tw, "review\t%s\n", dash(d.Review))
 	}
 	return tw.Flush()
