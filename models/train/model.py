@@ -18,6 +18,7 @@ PlateNet with stem="patch" (--arch patch) takes FastNet's stem and keeps
 the rest of PlateNet. --arch slim is PlateNet at SLIM's widths, fewer channels
 where OpenCV spends most: 8 in the full-resolution stem, 24 at stride 4
 and in the top-down path (prune.py cuts them from a trained PlateNet).
+--arch narrow (NARROW) keeps the stem's 16 and cuts only the other two.
 Works with torch 1.13 and 2.x.
 """
 import torch
@@ -185,6 +186,8 @@ class FastNet(nn.Module):
 
 # PlateNet's widths with the stem, stride-4 and top-down channels cut.
 SLIM = dict(w=(8, 24, 64, 96, 128), fpn=24)
+# The same with the full-resolution stem kept whole.
+NARROW = dict(w=(16, 24, 64, 96, 128), fpn=24)
 
 
 def build(arch="platenet", upsample="deconv"):
@@ -195,6 +198,8 @@ def build(arch="platenet", upsample="deconv"):
         return PlateNet(upsample="nearest", stem="patch")
     if arch == "slim":
         return PlateNet(upsample="nearest", **SLIM)
+    if arch == "narrow":
+        return PlateNet(upsample="nearest", **NARROW)
     return PlateNet(upsample=upsample)
 
 

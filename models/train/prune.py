@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-"""Cut a trained PlateNet down to model.SLIM's widths (--arch slim), so
-that distillation starts from most of what the network knew rather than
-from scratch.
+"""Cut a trained PlateNet down to model.SLIM's widths (--arch slim) or
+model.NARROW's (--arch narrow), so that distillation starts from most of
+what the network knew rather than from scratch.
 
 Three groups of channels are cut, each as a whole because additions tie
-its members together: the stem's first convolution (16 -> 8), the
-stride-4 stream (the stem's last block, the residual block at stride 4
-and what reads it: 32 -> 24) and the top-down path at every stride
-(32 -> 24). A channel's importance is its mean absolute activation on
-training samples, relative to its group's mean at each place it is
-measured, times the size of the weights that read it; each group keeps
-its most important channels.
+its members together: the stem's first convolution (16 -> 8; NARROW
+keeps all 16), the stride-4 stream (the stem's last block, the residual
+block at stride 4 and what reads it: 32 -> 24) and the top-down path at
+every stride (32 -> 24). A channel's importance is its mean absolute
+activation on training samples, relative to its group's mean at each
+place it is measured, times the size of the weights that read it; each
+group keeps its most important channels.
 
     /usr/bin/python3 models/train/from_onnx.py models/platenet.onnx /tmp/shipped.pt
     /usr/bin/python3 models/train/prune.py --shared ../shared /tmp/shipped.pt /tmp/slim0.pt
+    /usr/bin/python3 models/train/prune.py --shared ../shared --arch narrow /tmp/shipped.pt /tmp/narrow0.pt
 """
 import argparse
 import os
@@ -24,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
-from model import SLIM, PlateNet, build  # noqa: E402
+from model import NARROW, SLIM, PlateNet, build  # noqa: E402
 
 # Where each group's channels are measured (module outputs, or inputs
 # for the smoothing blocks, whose input is a sum of the path's maps),
@@ -116,6 +117,8 @@ def main():
     ap.add_argument("--shared", default="../shared")
     ap.add_argument("--samples", type=int, default=96, help="training samples the activations are measured on")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--arch", default="slim", choices=["slim", "narrow"],
+                    help="the widths to cut to: model.SLIM, or model.NARROW (the stem kept whole)")
     ap.add_argument("init", help="state_dict of a nearest-upsampling PlateNet")
     ap.add_argument("out")
     a = ap.parse_args()
@@ -128,12 +131,13 @@ def main():
     xs = [torch.from_numpy(np.stack([ds[i][0] for i in range(j, min(j + 8, a.samples))]))
           for j in range(0, a.samples, 8)]
     scores = importance(net, xs)
-    widths = {"stem": SLIM["w"][0], "c4": SLIM["w"][1], "fpn": SLIM["fpn"]}
+    to = SLIM if a.arch == "slim" else NARROW
+    widths = {"stem": to["w"][0], "c4": to["w"][1], "fpn": to["fpn"]}
     keep = {g: torch.sort(torch.argsort(s, descending=True)[:widths[g]]).values for g, s in scores.items()}
     for g in keep:
         print(g, "keeps", keep[g].tolist(), "score kept %.2f of %.2f" % (
             float(scores[g][keep[g]].sum()), float(scores[g].sum())))
-    slim = build("slim")
+    slim = build(a.arch)
     torch.save(cut(state, slim.state_dict(), keep), a.out)
 
 

@@ -7,8 +7,8 @@ Reproduce the shipped model (from the repository root, with ../shared present):
 
 Options that matter: --device auto|cpu|cuda, --steps, --batch, --seed;
 --arch fast trains model.FastNet (see models/README.md) instead of PlateNet,
---arch patch PlateNet with FastNet's patch stem, --arch slim a narrower
-PlateNet (see prune.py).
+--arch patch PlateNet with FastNet's patch stem, --arch slim and --arch
+narrow narrower PlateNets (see prune.py).
 Works with torch 1.13 (CPU) and torch 2.x (CUDA).  Training data: ro- images
 (MIT) from shared/datasets/plates-dev plus procedurally rendered synthetic
 plates; the AGPL oa- images are never read.
@@ -144,10 +144,10 @@ def main():
                     "heat map becomes a second target beside the labels")
     ap.add_argument("--teacher-upsample", default="deconv", choices=["deconv", "nearest"],
                     help="the teacher's upsampling (the shipped stage 8 weights are nearest)")
-    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim"],
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim", "narrow"],
                     help="platenet; fast: patch stem and stride-8 head (model.FastNet); patch: PlateNet "
-                         "with that patch stem; slim: PlateNet with fewer channels (start it from prune.py's "
-                         "output); for fast and patch, with --init "
+                         "with that patch stem; slim, narrow: PlateNet with fewer channels (start them from "
+                         "prune.py's output); for fast and patch, with --init "
                          "from a PlateNet, the layers both share are loaded and the rest learnt")
     ap.add_argument("--stem-steps", type=int, default=0,
                     help="with --arch fast or patch and --teacher: first train the new stem alone for this many "
