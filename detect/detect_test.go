@@ -159,16 +159,21 @@ func TestCoreRect(t *testing.T) {
 	}
 	tests := []struct {
 		core float32
+		grow float64
 		want image.Rectangle
 	}{
-		{0, image.Rect(2, 2, 16, 8)},   // off: the whole component
-		{0.3, image.Rect(2, 2, 16, 8)}, // bar 0.27: the glow stays
-		{0.5, image.Rect(4, 3, 9, 6)},  // bar 0.45: the plate alone
-		{0.99, image.Rect(4, 3, 9, 6)}, // never smaller than the peak cells
+		{0, 0, image.Rect(2, 2, 16, 8)},     // off: the whole component
+		{0.3, 0, image.Rect(2, 2, 16, 8)},   // bar 0.27: the glow stays
+		{0.5, 0, image.Rect(4, 3, 9, 6)},    // bar 0.45: the plate alone
+		{0.99, 0, image.Rect(4, 3, 9, 6)},   // never smaller than the peak cells
+		{0.5, 0.3, image.Rect(3, 2, 10, 7)}, // core 3 high: k = 1 around it
+		{0.5, 1, image.Rect(2, 2, 12, 8)},   // k = 3: the glow as far as x 11
+		{0.5, 4, image.Rect(2, 2, 16, 8)},   // k = 12: all of it
+		{0, 1, image.Rect(2, 2, 16, 8)},     // grow needs a core
 	}
 	for _, tt := range tests {
-		if got := coreRect(heat, w, c[0], tt.core); got != tt.want {
-			t.Errorf("core %v: %v, want %v", tt.core, got, tt.want)
+		if got := coreRect(heat, w, c[0], tt.core, tt.grow); got != tt.want {
+			t.Errorf("core %v grow %v: %v, want %v", tt.core, tt.grow, got, tt.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"image"
+	"math"
 
 	"gocv.io/x/gocv"
 
@@ -170,7 +171,7 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 		if c.peak < float32(n.m.MinPeak) {
 			continue
 		}
-		cr := coreRect(heat, gw, c, float32(n.m.Core))
+		cr := coreRect(heat, gw, c, float32(n.m.Core), n.m.Grow)
 		r := image.Rect(cr.Min.X*stride, cr.Min.Y*stride, cr.Max.X*stride, cr.Max.Y*stride)
 		regions = append(regions, Region{Rect: n.pad.Apply(scaleRect(r, s), b), Kind: n.label, Score: c.peak})
 	}
@@ -180,21 +181,58 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 // coreRect shrinks a component's box to the cells inside it at or above
 // max(its threshold, core × its peak). The threshold that joins cells into
 // a component is low, for recall; the box a plate needs is its strong core.
-func coreRect(heat []float32, w int, c component, core float32) image.Rectangle {
+// With grow > 0 the box then takes back the cells at or above the
+// threshold that lie within k = ceil(grow × the core's height) cells of a
+// core cell, in x and in y: a plate's edges glow less than its middle,
+// while a glow further out stays out.
+func coreRect(heat []float32, w int, c component, core float32, grow float64) image.Rectangle {
 	bar := max(c.threshold, core*c.peak)
 	if bar <= c.threshold {
 		return c.rect
 	}
-	r := image.Rectangle{Min: c.rect.Max, Max: c.rect.Min} // grows from empty
-	for y := c.rect.Min.Y; y < c.rect.Max.Y; y++ {
-		for x := c.rect.Min.X; x < c.rect.Max.X; x++ {
+	box := c.rect
+	r := image.Rectangle{Min: box.Max, Max: box.Min} // grows from empty
+	for y := box.Min.Y; y < box.Max.Y; y++ {
+		for x := box.Min.X; x < box.Max.X; x++ {
 			if heat[y*w+x] >= bar {
 				r.Min.X, r.Min.Y = min(r.Min.X, x), min(r.Min.Y, y)
 				r.Max.X, r.Max.Y = max(r.Max.X, x+1), max(r.Max.Y, y+1)
 			}
 		}
 	}
-	return r // never empty: the peak cell is at or above the bar
+	if grow <= 0 {
+		return r // never empty: the peak cell is at or above the bar
+	}
+	k := int(math.Ceil(grow * float64(r.Dy())))
+	bw, bh := box.Dx(), box.Dy()
+	// near marks the cells within k of a core cell: a (2k+1)-wide window
+	// along each row, then down each column, each from running counts.
+	near := make([]int32, bw*bh)
+	run := make([]int32, max(bw, bh)+1)
+	for y := range bh {
+		for x := range bw {
+			run[x+1] = run[x]
+			if heat[(box.Min.Y+y)*w+box.Min.X+x] >= bar {
+				run[x+1]++
+			}
+		}
+		for x := range bw {
+			near[y*bw+x] = run[min(bw, x+k+1)] - run[max(0, x-k)]
+		}
+	}
+	out := image.Rectangle{Min: box.Max, Max: box.Min}
+	for x := range bw {
+		for y := range bh {
+			run[y+1] = run[y] + near[y*bw+x]
+		}
+		for y := range bh {
+			if run[min(bh, y+k+1)]-run[max(0, y-k)] > 0 && heat[(box.Min.Y+y)*w+box.Min.X+x] >= c.threshold {
+				out.Min.X, out.Min.Y = min(out.Min.X, box.Min.X+x), min(out.Min.Y, box.Min.Y+y)
+				out.Max.X, out.Max.Y = max(out.Max.X, box.Min.X+x+1), max(out.Max.Y, box.Min.Y+y+1)
+			}
+		}
+	}
+	return out // holds the core
 }
 
 // plateComponents labels the heat map at threshold. With a step > 0 it

@@ -40,6 +40,9 @@ type Manifest struct {
 	// Core shrinks each detected box to its cells at or above Core times
 	// the box's peak, so a weak glow around a plate is not redacted.
 	Core float64 `json:"core,omitempty"`
+	// Grow, with Core, takes back the cells around the core: those at or
+	// above Threshold within Grow times the core's height of it.
+	Grow float64 `json:"grow,omitempty"`
 	// MinPeak drops components whose strongest cell is below it.
 	MinPeak    float64         `json:"min_peak,omitempty"`
 	Margin     float64         `json:"margin"`
@@ -59,6 +62,8 @@ func (m Manifest) Validate() error {
 		return fmt.Errorf("model %q: threshold %v outside (0,1)", m.Name, m.Threshold)
 	case m.Core < 0 || m.Core >= 1 || m.MinPeak < 0 || m.MinPeak >= 1 || m.SplitStep < 0 || m.SplitStep >= 1:
 		return fmt.Errorf("model %q: core %v, min_peak %v or split_step %v outside [0,1)", m.Name, m.Core, m.MinPeak, m.SplitStep)
+	case m.Grow < 0 || m.Grow > 16:
+		return fmt.Errorf("model %q: grow %v outside [0,16]", m.Name, m.Grow)
 	}
 	return nil
 }

@@ -62,7 +62,8 @@ def main():
         net.setInput(blob)
         hm = net.forward()[0, 0]
         evaluate.detect(hm, scale, img.shape, man["threshold"], man["margin"], man["margin_px"],
-                        man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split_step", 0.0))
+                        man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split_step", 0.0),
+                        man.get("grow", 0.0))
         ts.append(time.perf_counter() - t)
     ts = np.array(ts[2:]) * 1000
     print("1280x720 -> max_side %d, 1 thread: median %.1f ms, min %.1f ms (prep+net+components)"

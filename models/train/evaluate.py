@@ -71,17 +71,27 @@ def components(hm, threshold, valid=None, step=0.0):
     return out
 
 
-def core_boxes(hm, comps, core=0.0, min_peak=0.0):
+def core_boxes(hm, comps, core=0.0, min_peak=0.0, grow=0.0):
     """Cell boxes of the components: those whose peak is below min_peak are
     dropped; each box shrinks to the cells inside it at or above
-    max(t, core * peak), so a weak glow around a plate is not redacted."""
+    max(t, core * peak), so a weak glow around a plate is not redacted.
+    With grow > 0 the box then takes back the cells inside it at or above
+    t that lie within k = ceil(grow * the core's height) cells (in x and
+    in y) of a core cell: a plate's edges glow less than its middle, a
+    far glow beside it stays out."""
     out = []
     for (x, y, w, h, peak, t) in comps:
         if peak < min_peak:
             continue
         bar = max(t, core * peak)
         if bar > t:
-            ys, xs = np.nonzero(hm[y:y + h, x:x + w] >= bar)
+            sub = hm[y:y + h, x:x + w]
+            keep = sub >= bar
+            ys, xs = np.nonzero(keep)
+            if grow > 0:
+                k = int(np.ceil(grow * (int(ys.max()) - int(ys.min()) + 1)))
+                near = cv2.dilate(keep.astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+                ys, xs = np.nonzero((near > 0) & (sub >= t))
             x, y, w, h = x + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min()) + 1, int(ys.max() - ys.min()) + 1
         out.append((x, y, w, h))
     return out
@@ -123,17 +133,17 @@ def valid_grid(scale, shape):
     return (nh + STRIDE - 1) // STRIDE, (nw + STRIDE - 1) // STRIDE
 
 
-def detect(hm, scale, shape, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0):
+def detect(hm, scale, shape, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0, grow=0.0):
     """Image-pixel boxes exactly as the Go detector returns them."""
     comps = components(hm, threshold, valid_grid(scale, shape), split_step)
-    return boxes_from_components(core_boxes(hm, comps, core, min_peak), scale, shape, margin, margin_px)
+    return boxes_from_components(core_boxes(hm, comps, core, min_peak, grow), scale, shape, margin, margin_px)
 
 
-def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0):
+def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0, grow=0.0):
     """items: list of (heatmap, scale, shape, labels). Returns dict of metrics."""
     covs, falses = [], []
     for hm, scale, shape, labels in items:
-        b = detect(hm, scale, shape, threshold, margin, margin_px, core, min_peak, split_step)
+        b = detect(hm, scale, shape, threshold, margin, margin_px, core, min_peak, split_step, grow)
         c, f = score(b, labels, shape)
         covs += c
         falses.append(f)
@@ -172,6 +182,7 @@ THRESHOLDS = [0.1, 0.15, 0.2, 0.3, 0.4]
 SPLIT_STEPS = [0.0, 0.05, 0.1]
 CORES = [0.0, 0.25, 0.4, 0.55, 0.7]
 MIN_PEAKS = [0.0, 0.3, 0.5]
+GROWS = [0.0, 1.0, 2.0]  # only with a core
 MARGINS = [0.05, 0.1, 0.15, 0.2, 0.3]
 MARGIN_PX = [2, 4, 6, 8]
 
@@ -182,12 +193,12 @@ def grid(real_items, syn_items, thresholds=None):
     for t, step in [(t, st) for t in thresholds or THRESHOLDS for st in SPLIT_STEPS]:
         rc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in real_items]
         sc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in syn_items]
-        for core in CORES:
+        for core, grow in [(c, g) for c in CORES for g in GROWS if c or not g]:
             for mp in MIN_PEAKS:
                 if mp and mp <= t:
                     continue
-                rcb = [(core_boxes(hm, c, core, mp), s, sh, lb) for hm, c, s, sh, lb in rc]
-                scb = [(core_boxes(hm, c, core, mp), s, sh, lb) for hm, c, s, sh, lb in sc]
+                rcb = [(core_boxes(hm, c, core, mp, grow), s, sh, lb) for hm, c, s, sh, lb in rc]
+                scb = [(core_boxes(hm, c, core, mp, grow), s, sh, lb) for hm, c, s, sh, lb in sc]
                 for m in MARGINS:
                     for p in MARGIN_PX:
                         def ev(cs):
@@ -200,7 +211,7 @@ def grid(real_items, syn_items, thresholds=None):
                             return float((covs >= COVER).mean()), float(np.mean(fs))
                         rr, rf = ev(rcb)
                         sr, sf = ev(scb)
-                        rows.append(dict(threshold=t, split_step=step, core=core, min_peak=mp, margin=m, margin_px=p,
+                        rows.append(dict(threshold=t, split_step=step, core=core, grow=grow, min_peak=mp, margin=m, margin_px=p,
                                          real_recall=rr, real_false=rf, syn_recall=sr, syn_false=sf))
     return rows
 

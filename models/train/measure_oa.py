@@ -34,7 +34,7 @@ def breakdown(hm, scale, shape, labels, man):
     out = np.zeros(4)
     comps = evaluate.components(hm, man["threshold"], evaluate.valid_grid(scale, shape), man.get("split_step", 0.0))
     for comp in comps:
-        boxes = evaluate.core_boxes(hm, [comp], man.get("core", 0.0), man.get("min_peak", 0.0))
+        boxes = evaluate.core_boxes(hm, [comp], man.get("core", 0.0), man.get("min_peak", 0.0), man.get("grow", 0.0))
         for (x0, y0, x1, y1) in evaluate.boxes_from_components(boxes, scale, shape, man["margin"], man["margin_px"]):
             m = np.zeros((H, W), bool)
             m[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
@@ -52,7 +52,7 @@ def main():
     man = json.load(open(a.model))
     # The manifest's settings only: they are chosen on validation data.
     t, m, p = man["threshold"], man["margin"], man["margin_px"]
-    core, min_peak, split = man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split_step", 0.0)
+    core, min_peak, split, grow = (man.get(k, 0.0) for k in ("core", "min_peak", "split_step", "grow"))
     cv2.setNumThreads(2)
     labels = data.load_labels(a.shared)
     img_dir = os.path.join(a.shared, "datasets", "plates-dev", "images")
@@ -73,7 +73,7 @@ def main():
             blob, scale = evaluate.prepare(img, man["input"]["max_side"])
             net.setInput(blob)
             hm = net.forward()[0, 0]
-            b = evaluate.detect(hm, scale, img.shape, t, m, p, core, min_peak, split)
+            b = evaluate.detect(hm, scale, img.shape, t, m, p, core, min_peak, split, grow)
             c, f = evaluate.score(b, labels.get(n, []), img.shape)
             covs += c
             fs.append(f)

@@ -91,7 +91,7 @@ def blocks(path, man, shared):
                 items.append((im, boxes))
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
         r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0))
+                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
         rows.append({"block": size, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
@@ -109,7 +109,7 @@ def surfaces(path, man, shared):
     for name, items in sets:
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
         r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0))
+                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
         rows.append({"surfaces": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
@@ -153,7 +153,7 @@ def colour(path, man, shared):
     for name, fn in COLOURS:
         hms = evaluate.heatmaps_cv2(path, [(fn(im), b) for im, b in frames], man["input"]["max_side"])
         r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0))
+                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
         rows.append({"colours": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
@@ -170,7 +170,7 @@ def fences(path, man, shared):
         items = [(im if haze is None else synth.behind_fence(rng, im, haze), b) for im, b in frames]
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
         r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0))
+                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
         rows.append({"fence": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
