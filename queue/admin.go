@@ -236,7 +236,7 @@ func (q *Queue) Requeue(ctx context.Context, dead bool, id string, edit func(*Me
 	if oi.Size == 0 || len(j.Meta) == 0 {
 		return ErrNoPayload
 	}
-	m := Message{V: 1, ID: id, Meta: j.Meta}
+	m := Message{ID: id, Meta: j.Meta}
 	if edit != nil {
 		meta, err := q.OpenMeta(j)
 		if err != nil {

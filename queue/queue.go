@@ -160,7 +160,7 @@ func (q *Queue) Submit(ctx context.Context, img Image) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	m := Message{V: 1, ID: id}
+	m := Message{ID: id}
 	if m.Meta, err = q.ring.Seal(meta, metaAAD(id)); err != nil {
 		return Receipt{}, fmt.Errorf("seal: %w", err)
 	}
@@ -188,7 +188,7 @@ func (q *Queue) publish(ctx context.Context, m Message, sealed []byte, msgID str
 			return false, fmt.Errorf("store sealed image: %w", err)
 		}
 	}
-	body, err := json.Marshal(m)
+	body, err := m.Encode()
 	if err != nil {
 		return false, err
 	}
