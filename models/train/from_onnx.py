@@ -82,7 +82,7 @@ def state_dict(path, arch="platenet"):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim", "narrow"],
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim", "narrow", "lean"],
                     help="the manifest's architecture.name")
     ap.add_argument("onnx")
     ap.add_argument("out")

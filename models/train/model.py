@@ -15,7 +15,8 @@ FPN-style top-down path back to stride 4.  FastNet (--arch fast) keeps the
 body from stride 8 on and replaces what ran at stride 4 by a patch stem and a
 stride-8 head; its one-hot ConvTranspose adds that op to the list above.
 PlateNet with stem="patch" (--arch patch) takes FastNet's stem and keeps
-the rest of PlateNet. --arch slim is PlateNet at SLIM's widths, fewer channels
+the rest of PlateNet; --arch lean takes PlateNet's stem and FastNet's
+rest. --arch slim is PlateNet at SLIM's widths, fewer channels
 where OpenCV spends most: 8 in the full-resolution stem, 24 at stride 4
 and in the top-down path (prune.py cuts them from a trained PlateNet).
 --arch narrow (NARROW) keeps the stem's 16 and cuts only the other two.
@@ -166,12 +167,21 @@ class FastNet(nn.Module):
         stride-4 heat map and nothing after the model changes.
 
     Sub-module names match PlateNet's, so a PlateNet's s8..s32, lateral,
-    upsampling and smoothing weights load into it (see train.py --init)."""
+    upsampling and smoothing weights load into it (see train.py --init).
 
-    def __init__(self, w=(32, 64, 96, 128), fpn=32, blocks=(2, 2, 2)):
+    With stem="conv" (--arch lean) the stem is PlateNet's own (the 3x3
+    stride-2 conv on full-resolution pixels and the stride-2 block, c0
+    channels between them), which loads from a PlateNet too; only the
+    residual block at stride 4 and the top-down path's stride-4 end are
+    dropped."""
+
+    def __init__(self, w=(32, 64, 96, 128), fpn=32, blocks=(2, 2, 2), stem="patch", c0=16):
         super().__init__()
         c4, c8, c16, c32 = w
-        self.stem = conv_bn(3, c4, 4, 4, pad=0)
+        if stem == "conv":
+            self.stem = nn.Sequential(conv_bn(3, c0, 3, 2), DSBlock(c0, c4, 2))
+        else:
+            self.stem = conv_bn(3, c4, 4, 4, pad=0)
         add_body(self, (c4, c8, c16, c32), fpn, blocks, UPSAMPLERS["nearest"])
         self.head8 = nn.Conv2d(fpn, 4, 1)
         nn.init.constant_(self.head8.bias, -4.0)
@@ -194,6 +204,8 @@ def build(arch="platenet", upsample="deconv"):
     """The network a manifest's "architecture" names."""
     if arch == "fast":
         return FastNet()
+    if arch == "lean":
+        return FastNet(stem="conv")
     if arch == "patch":
         return PlateNet(upsample="nearest", stem="patch")
     if arch == "slim":

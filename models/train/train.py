@@ -7,8 +7,9 @@ Reproduce the shipped model (from the repository root, with ../shared present):
 
 Options that matter: --device auto|cpu|cuda, --steps, --batch, --seed;
 --arch fast trains model.FastNet (see models/README.md) instead of PlateNet,
---arch patch PlateNet with FastNet's patch stem, --arch slim and --arch
-narrow narrower PlateNets (see prune.py).
+--arch patch PlateNet with FastNet's patch stem, --arch lean FastNet with
+PlateNet's stem, --arch slim and --arch narrow narrower PlateNets (see
+prune.py).
 Works with torch 1.13 (CPU) and torch 2.x (CUDA).  Training data: ro- images
 (MIT) from shared/datasets/plates-dev plus procedurally rendered synthetic
 plates; the AGPL oa- images are never read.
@@ -76,9 +77,10 @@ def set_train(net, freeze_bn):
 
 
 def distill_stem(net, teacher, ds, args, dev):
-    """Trains a patch stem (--arch fast or patch) alone to give the
-    teacher's stride-4 features (PlateNet's stem and s4 block), so that the
-    body taken from the teacher starts on inputs it knows."""
+    """Trains a new stem (--arch fast or patch), or PlateNet's stem without
+    the s4 block after it (--arch lean), alone to give the teacher's
+    stride-4 features (PlateNet's stem and s4 block), so that the body
+    taken from the teacher starts on inputs it knows."""
     opt = torch.optim.AdamW(net.stem.parameters(), lr=args.lr, weight_decay=1e-4)
     dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                                      worker_init_fn=worker_init, drop_last=True)
@@ -144,13 +146,14 @@ def main():
                     "heat map becomes a second target beside the labels")
     ap.add_argument("--teacher-upsample", default="deconv", choices=["deconv", "nearest"],
                     help="the teacher's upsampling (the shipped stage 8 weights are nearest)")
-    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim", "narrow"],
+    ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim", "narrow", "lean"],
                     help="platenet; fast: patch stem and stride-8 head (model.FastNet); patch: PlateNet "
-                         "with that patch stem; slim, narrow: PlateNet with fewer channels (start them from "
-                         "prune.py's output); for fast and patch, with --init "
+                         "with that patch stem; lean: PlateNet's stem with FastNet's body and head; slim, "
+                         "narrow: PlateNet with fewer channels (start them from "
+                         "prune.py's output); for fast, patch and lean, with --init "
                          "from a PlateNet, the layers both share are loaded and the rest learnt")
     ap.add_argument("--stem-steps", type=int, default=0,
-                    help="with --arch fast or patch and --teacher: first train the new stem alone for this many "
+                    help="with --arch fast, patch or lean and --teacher: first train the stem alone for this many "
                          "steps to reproduce the teacher's stride-4 features")
     ap.add_argument("--distill", type=float, default=5.0, help="weight of the teacher's target")
     ap.add_argument("--name", default="platenet", help="the model's name in its manifest (records show it)")
@@ -182,7 +185,7 @@ def main():
     net = build(args.arch, args.upsample).to(dev)
     if args.init:
         state = torch.load(args.init, map_location="cpu")
-        new_stem = args.arch in ("fast", "patch")
+        new_stem = args.arch in ("fast", "patch", "lean")
         if new_stem:  # from a PlateNet or a FastNet: take what has the same shape
             own = net.state_dict()
             state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
@@ -207,8 +210,8 @@ def main():
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
                            args.decoys, args.colour, args.surfaces, args.lettering, args.fences)
         if args.stem_steps:
-            if args.arch not in ("fast", "patch") or teacher is None:
-                sys.exit("--stem-steps needs --arch fast or patch, and --teacher")
+            if args.arch not in ("fast", "patch", "lean") or teacher is None:
+                sys.exit("--stem-steps needs --arch fast, patch or lean, and --teacher")
             distill_stem(net, teacher, ds, args, dev)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
