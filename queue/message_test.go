@@ -93,3 +93,34 @@ func BenchmarkParseMessage(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseMessage: any body either fails as a bad message or parses to a
+// message that encodes and parses back to itself.
+func FuzzParseMessage(f *testing.F) {
+	v2, _ := queue.Message{ID: "j1", Meta: []byte("m"), Data: []byte{0, '\n', 1}}.Encode()
+	obj, _ := queue.Message{ID: "j1", Meta: []byte("m"), Object: "j1.x"}.Encode()
+	f.Add(v2)
+	f.Add(obj)
+	f.Add([]byte(`{"v":1,"id":"j1","meta":"bQ==","data":"AAEC"}`))
+	f.Add([]byte(`{"v":2,"id":"j1","meta":"bQ=="}` + "\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := queue.ParseMessage(body)
+		if err != nil {
+			if !errors.Is(err, outcome.ErrBadMessage) {
+				t.Fatalf("error %v is not a bad message", err)
+			}
+			return
+		}
+		again, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := queue.ParseMessage(again)
+		if err != nil {
+			t.Fatalf("re-encoded message does not parse: %v", err)
+		}
+		if back.ID != m.ID || !bytes.Equal(back.Meta, m.Meta) || !bytes.Equal(back.Data, m.Data) || back.Object != m.Object {
+			t.Fatalf("round trip changed %+v into %+v", m, back)
+		}
+	})
+}
