@@ -106,13 +106,14 @@ func ParseMessage(b []byte) (Message, error) {
 		return m, fmt.Errorf("%w: not JSON", outcome.ErrBadMessage)
 	}
 	switch {
-	case m.V == 1 && !inline:
-	case m.V == 2 && len(m.Data) == 0:
-		if inline {
-			m.Data = data
-		}
-	default:
-		return m, fmt.Errorf("%w: version %d", outcome.ErrBadMessage, m.V)
+	case m.V != 1 && m.V != 2:
+		return m, fmt.Errorf("%w: unknown version %d", outcome.ErrBadMessage, m.V)
+	case m.V == 1 && inline:
+		return m, fmt.Errorf("%w: bytes after a version 1 message", outcome.ErrBadMessage)
+	case m.V == 2 && len(m.Data) > 0:
+		return m, fmt.Errorf("%w: image inside a version 2 message's JSON", outcome.ErrBadMessage)
+	case m.V == 2 && inline:
+		m.Data = data
 	}
 	if m.ID == "" || len(m.Meta) == 0 || (len(m.Data) == 0) == (m.Object == "") {
 		return m, fmt.Errorf("%w: missing fields", outcome.ErrBadMessage)
