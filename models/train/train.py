@@ -185,14 +185,14 @@ def main():
     net = build(args.arch, args.upsample).to(dev)
     if args.init:
         state = torch.load(args.init, map_location="cpu")
-        new_stem = args.arch in ("fast", "patch", "lean")
-        if new_stem:  # from a PlateNet or a FastNet: take what has the same shape
+        partial = args.arch in ("fast", "patch", "lean")
+        if partial:  # from a PlateNet or a FastNet, whose stem or head differ: take what has the same shape
             own = net.state_dict()
             state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
             log("--init: loaded", len(state), "of", len(own), "tensors; new:",
                 sorted({k.split(".")[0] for k in own if k not in state}))
         missing, unexpected = net.load_state_dict(state, strict=False)
-        if not new_stem and (missing or any(not k.startswith(("up32.", "up16.", "up8."))
+        if not partial and (missing or any(not k.startswith(("up32.", "up16.", "up8."))
                                             for k in unexpected)):
             sys.exit("--init %s does not fit: missing %s, unexpected %s" % (args.init, missing, unexpected))
     teacher = None
