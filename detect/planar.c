@@ -1,8 +1,10 @@
 #include "planar.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+PM_CLONES
 void pm_planar(const uint8_t *src, long stride, int w, int h, float scale,
                float *dst) {
   long plane = (long)w * h;
@@ -56,6 +58,7 @@ static void blend(const uint8_t *restrict a, const uint8_t *restrict b,
   }
 }
 
+PM_CLONES
 int pm_ycc_planar(const uint8_t *y, long ys, const uint8_t *cb, long cbs,
                   const uint8_t *cr, long crs, int sw, int sh, int dw, int dh,
                   float scale, float *dst, int pw, int ph) {

@@ -1,6 +1,6 @@
 package detect
 
-// #cgo CFLAGS: -O3
+// #cgo CFLAGS: -O3 -I${SRCDIR}/../internal/simd
 // #cgo LDFLAGS: -lm
 // #include "planar.h"
 import "C"

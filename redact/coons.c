@@ -1,7 +1,9 @@
 #include <string.h>
 
 #include "coons.h"
+#include "simd.h"
 
+PM_CLONES
 void pm_coons_fill(uint8_t *pix, long stride, int n, int h, const float *a,
                    const float *b, const float *u3, const float *left,
                    const float *right, float *lr, float *dr) {

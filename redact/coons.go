@@ -1,6 +1,6 @@
 package redact
 
-// #cgo CFLAGS: -O3
+// #cgo CFLAGS: -O3 -I${SRCDIR}/../internal/simd
 // #include "coons.h"
 import "C"
 
