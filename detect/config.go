@@ -28,12 +28,13 @@ type Config struct {
 }
 
 // NetworkUsage explains --network to users of every command that detects.
-var NetworkUsage = fmt.Sprintf("shipped network for the platenet detector instead of the default: %s (see models/README.md)",
-	strings.Join(models.Networks, " or "))
+var NetworkUsage = "shipped network for the platenet detector instead of the default: " +
+	"fast (detects sooner, redacts more around plates), fences (cameras that look through a fence) " +
+	"or wide (the previous default, about a fifth slower; see models/README.md)"
 
 // DefaultNames is the default detector: the shipped model alone. Adding the
-// Haar cascade (platenet,haar) finds one more of the 759 labelled plates at
-// about four times the time and more area destroyed; users who want it can
+// Haar cascade (platenet,haar) finds no more of the 759 labelled plates, at
+// about five times the time and more area destroyed; users who want it can
 // ask for it.
 var DefaultNames = []string{"platenet"}
 

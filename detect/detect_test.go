@@ -3,7 +3,10 @@ package detect
 import (
 	"image"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/platemask/platemask/models"
 )
 
 func TestPaddingApply(t *testing.T) {
@@ -89,6 +92,15 @@ func TestConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		if err := tt.c.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%+v: err = %v", tt.c, err)
+		}
+	}
+}
+
+// --network's help, written out by hand, names every shipped network.
+func TestNetworkUsageNamesEveryNetwork(t *testing.T) {
+	for _, n := range models.Networks {
+		if !strings.Contains(NetworkUsage, n+" (") {
+			t.Errorf("--network help does not explain %q: %s", n, NetworkUsage)
 		}
 	}
 }

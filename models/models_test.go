@@ -12,7 +12,7 @@ import (
 // Every model in the tree matches the hash its manifest records, and the
 // manifest is one the detector can run with.
 func TestManifestsMatchWeights(t *testing.T) {
-	for _, dir := range []string{".", "fast", "fences"} {
+	for _, dir := range []string{".", "fast", "fences", "wide"} {
 		onnx, m, err := Load(dir+"/platenet.onnx", dir+"/platenet.json")
 		if err != nil {
 			t.Fatal(err)
@@ -34,6 +34,7 @@ func TestManifestsMatchWeights(t *testing.T) {
 func TestShippedNetworks(t *testing.T) {
 	for _, tc := range []struct{ network, dir, name string }{
 		{"", ".", "platenet"}, {"fast", "fast", "platenet-fast"}, {"fences", "fences", "platenet-fences"},
+		{"wide", "wide", "platenet-wide"},
 	} {
 		embedded, m, err := Shipped(tc.network)
 		if err != nil {
@@ -48,7 +49,7 @@ func TestShippedNetworks(t *testing.T) {
 			t.Errorf("%q: embedded %s (%s), want %s's weights", tc.network, m.Name, m.SHA256, tc.dir)
 		}
 	}
-	if _, _, err := Shipped("fastest"); err == nil || !strings.Contains(err.Error(), "fast, fences") {
+	if _, _, err := Shipped("fastest"); err == nil || !strings.Contains(err.Error(), "fast, fences, wide") {
 		t.Errorf("unknown network: err = %v, want one naming the shipped ones", err)
 	}
 }

@@ -198,7 +198,7 @@ func TestRedactNetwork(t *testing.T) {
 	}
 	in := filepath.Join(dir, "in", "gate.jpg")
 	write(t, in, raw)
-	for network, want := range map[string]string{"": "platenet", "fast": "platenet-fast", "fences": "platenet-fences"} {
+	for network, want := range map[string]string{"": "platenet", "fast": "platenet-fast", "fences": "platenet-fences", "wide": "platenet-wide"} {
 		out := filepath.Join(dir, "out-"+network)
 		args := []string{"redact", "--out", out, "--keys", filepath.Join(dir, "k.json"), "--no-plate", "keep", in}
 		if network != "" {
