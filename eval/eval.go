@@ -43,12 +43,27 @@ func Prefix(name string) string {
 
 // ImageScore is one image's result.
 type ImageScore struct {
-	Plates    int     // labelled plates
-	Found     int     // of them, covered at least to the threshold
-	Regions   int     // regions the detector produced
-	AwayFrac  float64 // area redacted outside labelled plates / image area
-	Seconds   float64
-	MissedMin int // height of the smallest missed plate, 0 if none
+	Plates   int     // labelled plates
+	Found    int     // of them, covered at least to the threshold
+	Regions  int     // regions the detector produced
+	AwayFrac float64 // area redacted outside labelled plates / image area
+	Seconds  float64
+	Missed   []Miss // the labelled plates not found
+}
+
+// Miss is a labelled plate covered less than the threshold, its box as
+// the labels give it.
+type Miss struct {
+	Image   string  `json:"image"` // set by Report.Add
+	X       int     `json:"x"`
+	Y       int     `json:"y"`
+	W       int     `json:"w"`
+	H       int     `json:"h"`
+	Covered float64 `json:"covered"` // share of its box redacted
+}
+
+func newMiss(label image.Rectangle, covered float64) Miss {
+	return Miss{X: label.Min.X, Y: label.Min.Y, W: label.Dx(), H: label.Dy(), Covered: covered}
 }
 
 // Score compares regions with labelled plates on an image of size b.
@@ -69,8 +84,8 @@ func Score(b image.Rectangle, regions, plates []image.Rectangle, coverage float6
 		}
 	}
 	plate := make([]bool, w*h)
-	for _, p := range plates {
-		p = p.Intersect(b)
+	for _, label := range plates {
+		p := label.Intersect(b)
 		covered, total := 0, 0
 		for y := p.Min.Y; y < p.Max.Y; y++ {
 			for x := p.Min.X; x < p.Max.X; x++ {
@@ -81,10 +96,13 @@ func Score(b image.Rectangle, regions, plates []image.Rectangle, coverage float6
 				plate[y*w+x] = true
 			}
 		}
-		if total > 0 && float64(covered) >= coverage*float64(total) {
+		switch {
+		case total > 0 && float64(covered) >= coverage*float64(total):
 			s.Found++
-		} else if s.MissedMin == 0 || p.Dy() < s.MissedMin {
-			s.MissedMin = p.Dy()
+		case total > 0:
+			s.Missed = append(s.Missed, newMiss(label, float64(covered)/float64(total)))
+		default: // a label wholly outside the image
+			s.Missed = append(s.Missed, newMiss(label, 0))
 		}
 	}
 	away := 0
@@ -135,11 +153,13 @@ func (s *Summary) finish() {
 	}
 }
 
-// Report is one detector's results, overall and per prefix.
+// Report is one detector's results, overall and per prefix, and the
+// plates it missed, in the order the images were added.
 type Report struct {
 	Detector string              `json:"detector"`
 	Overall  Summary             `json:"overall"`
 	ByPrefix map[string]*Summary `json:"by_prefix"`
+	Missed   []Miss              `json:"missed"`
 }
 
 // NewReport starts an empty report.
@@ -155,6 +175,10 @@ func (r *Report) Add(name string, is ImageScore) {
 		r.ByPrefix[p] = &Summary{}
 	}
 	r.ByPrefix[p].Add(is)
+	for _, m := range is.Missed {
+		m.Image = name
+		r.Missed = append(r.Missed, m)
+	}
 }
 
 // Prefixes returns the report's prefixes in order.

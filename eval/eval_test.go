@@ -3,6 +3,7 @@ package eval
 import (
 	"image"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -33,10 +34,32 @@ func TestScore(t *testing.T) {
 	}
 }
 
+// Each plate not found is listed with its box as labelled (not clipped to
+// the image) and the share of it that was covered.
+func TestScoreListsMisses(t *testing.T) {
+	b := image.Rect(0, 0, 100, 100)
+	plates := []image.Rectangle{
+		image.Rect(10, 10, 30, 20),   // found
+		image.Rect(50, 50, 70, 60),   // half covered
+		image.Rect(90, 90, 110, 100), // half outside the image, uncovered
+		image.Rect(200, 0, 210, 5),   // wholly outside
+	}
+	regions := []image.Rectangle{image.Rect(10, 10, 30, 20), image.Rect(50, 50, 60, 60)}
+	s := Score(b, regions, plates, DefaultCoverage)
+	want := []Miss{
+		{X: 50, Y: 50, W: 20, H: 10, Covered: 0.5},
+		{X: 90, Y: 90, W: 20, H: 10},
+		{X: 200, Y: 0, W: 10, H: 5},
+	}
+	if s.Found != 1 || !reflect.DeepEqual(s.Missed, want) {
+		t.Errorf("found %d, missed %+v; want 1, %+v", s.Found, s.Missed, want)
+	}
+}
+
 func TestReportAndPrefix(t *testing.T) {
 	r := NewReport("x")
 	r.Add("oa-eu-1.jpg", ImageScore{Plates: 1, Found: 1, Regions: 1, Seconds: 0.01})
-	r.Add("oa-eu-2.jpg", ImageScore{Plates: 1, Found: 0, Regions: 0, Seconds: 0.03})
+	r.Add("oa-eu-2.jpg", ImageScore{Plates: 1, Found: 0, Regions: 0, Seconds: 0.03, Missed: []Miss{{X: 1, W: 2, H: 3}}})
 	r.Add("ro-a_b.jpg", ImageScore{Plates: 2, Found: 2, Regions: 2, AwayFrac: 0.02, Seconds: 0.02})
 	if got := strings.Join(r.Prefixes(), ","); got != "oa-eu,ro" {
 		t.Errorf("prefixes %s", got)
@@ -47,6 +70,9 @@ func TestReportAndPrefix(t *testing.T) {
 	}
 	if eu := r.ByPrefix["oa-eu"]; eu.Recall != 0.5 || eu.Quarantined != 1 {
 		t.Errorf("oa-eu %+v", eu)
+	}
+	if want := []Miss{{Image: "oa-eu-2.jpg", X: 1, W: 2, H: 3}}; !reflect.DeepEqual(r.Missed, want) {
+		t.Errorf("missed %+v, want %+v", r.Missed, want)
 	}
 }
 

@@ -40,6 +40,7 @@ type Options struct {
 	Limit       int
 	JSON        bool
 	Raw         bool
+	Misses      bool
 }
 
 // New returns the cobra command.
@@ -83,6 +84,7 @@ the detectors' regions as found.`,
 	f.IntVar(&o.Limit, "limit", 0, "evaluate only the first N labelled images (0: all)")
 	f.BoolVar(&o.JSON, "json", false, "print the reports as JSON")
 	f.BoolVar(&o.Raw, "raw", false, "score regions as detected, not grown to whole MCUs as redact destroys them")
+	f.BoolVar(&o.Misses, "misses", false, "after the table, list every labelled plate a detector missed: image, box and the share of it covered (JSON always has them)")
 	return cmd
 }
 
@@ -300,6 +302,15 @@ func printTable(o *Options, reports []*eval.Report) error {
 			row(r.Detector, p, r.ByPrefix[p])
 		}
 		row(r.Detector, "all", &r.Overall)
+	}
+	if err := tw.Flush(); err != nil || !o.Misses {
+		return err
+	}
+	fmt.Fprintln(tw, "\nDETECTOR\tMISSED IN\tX,Y,W,H\tCOVERED")
+	for _, r := range reports {
+		for _, m := range r.Missed {
+			fmt.Fprintf(tw, "%s\t%s\t%d,%d,%d,%d\t%.0f%%\n", r.Detector, m.Image, m.X, m.Y, m.W, m.H, 100*m.Covered)
+		}
 	}
 	return tw.Flush()
 }

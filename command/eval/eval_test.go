@@ -73,6 +73,21 @@ func TestEvalGenerated(t *testing.T) {
 	if net.Recall < 0.9 {
 		t.Errorf("platenet found %d of %d generated plates", net.Found, net.Plates)
 	}
+	// Every plate "none" missed is listed, in JSON and with --misses.
+	if m := reports[0].Missed; len(m) != 8 || !strings.HasPrefix(m[0].Image, "gen-") || m[0].W <= 0 || m[0].Covered != 0 {
+		t.Errorf("none's misses: %+v", m)
+	}
+	if n := len(reports[1].Missed); n != net.Plates-net.Found {
+		t.Errorf("platenet lists %d misses for %d plates not found", n, net.Plates-net.Found)
+	}
+	var out, errOut bytes.Buffer
+	args := []string{"eval", "--labels", labelsPath, "--images", dir, "--detector", "none", "--misses"}
+	if code := command.Execute(&cmdutil.IOStreams{Out: &out, ErrOut: &errOut}, args); code != 0 {
+		t.Fatalf("--misses: exit %d: %s", code, errOut.String())
+	}
+	if n := strings.Count(out.String(), "\nnone "); n != 8+2 { // two table rows, eight misses
+		t.Errorf("--misses printed %d lines for none, want 10:\n%s", n, out.String())
+	}
 }
 
 // TestEvalDevPhotos measures the default detector on every labelled photo
