@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "libjpeg.h"
+#include "simd.h"
 
 typedef struct {
   struct jpeg_error_mgr pub;
@@ -100,6 +101,7 @@ int pm_coef_check_quant(pm_coef *p, char *msg) {
 // baseline range. A branch-free pass over the row flags anything outside
 // -1023..1023 (it vectorises); only a flagged row is looked at block by
 // block, since a DC of -1024 is fine.
+PM_CLONES
 static int check_row(JBLOCKROW row, JDIMENSION blocks, char *msg) {
   const JCOEF *k = row[0];
   size_t n = (size_t)blocks * DCTSIZE2;

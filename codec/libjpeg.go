@@ -1,6 +1,7 @@
 package codec
 
 // #cgo pkg-config: libjpeg
+// #cgo CFLAGS: -O3 -I${SRCDIR}/../internal/simd
 // #include <stdlib.h>
 // #include "libjpeg.h"
 import "C"
