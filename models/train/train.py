@@ -343,7 +343,7 @@ def main():
                        "recall": best["real_recall"], "mean_false_area_fraction": best["real_false"]},
             "synthetic_val": {"images": len(syn_val), "plates": n_syn_plates,
                               "recall": best["syn_recall"], "mean_false_area_fraction": best["syn_false"]},
-            "selection": "threshold/split_step/core/grow/min_peak/margin/margin_px: least false area on ro- validation (real photos) among "
+            "selection": "threshold/split_step/core/grow/min_peak/margin/margin_px: least false area on ro- validation (real photos) plus half that on synthetic validation, among "
                          "settings with recall >= %.3f there and >= %.3f on synthetic validation (which "
                          "includes plates under 12 px)" % (args.min_recall, args.min_syn_recall),
         },
