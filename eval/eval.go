@@ -164,7 +164,7 @@ type Report struct {
 
 // NewReport starts an empty report.
 func NewReport(detector string) *Report {
-	return &Report{Detector: detector, ByPrefix: map[string]*Summary{}}
+	return &Report{Detector: detector, ByPrefix: map[string]*Summary{}, Missed: []Miss{}}
 }
 
 // Add folds one image's score in under its name's prefix.
