@@ -146,6 +146,7 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
         decoy |= draw_decoys(rng, out, bx, synth.lettering_decoy, int(rng.integers(1, 4)))
     # synthetic plates (drawn over the decoys too: a plate on a tiled floor is still a plate)
     n = int(rng.integers(synth_n[0], synth_n[1] + 1))
+    bodies = []  # car-body blocks drawn around the plates
     for _ in range(n):
         hp = float(np.exp(rng.uniform(np.log(6), np.log(170))))
         for _try in range(6):
@@ -156,9 +157,13 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
                 break
         else:
             continue
-        b = synth.paste_plate(rng, out, hp, cx, cy)
+        b = synth.paste_plate(rng, out, hp, cx, cy, keep=bx, painted=bodies)
         if b is not None:
             bx.append(b)
+    # a teacher trained before the blocks spared other plates glows over
+    # them: they are car, target 0, away from the plates
+    for (x0, y0, x1, y1) in bodies:
+        decoy[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = 1
     fenced = fences and rng.random() < 0.2
     if fenced:
         out = synth.behind_fence(rng, out)
@@ -231,7 +236,7 @@ def synthetic_val(rng, val_imgs, n):
             if any(abs(cx - (b[0] + b[2] / 2)) < (hp * 5 + b[2]) / 2 + 4 and
                    abs(cy - (b[1] + b[3] / 2)) < (hp + b[3]) / 2 + 4 for b in boxes):
                 continue
-            b = synth.paste_plate(rng, scene, hp, cx, cy)
+            b = synth.paste_plate(rng, scene, hp, cx, cy, keep=boxes)
             if b is not None and b[0] > 0 and b[1] > 0 and b[0] + b[2] < W and b[1] + b[3] < H:
                 boxes.append(b)
         scene = synth.photometric(rng, scene)

@@ -182,10 +182,18 @@ def render_plate(rng, H=110):
     return img, kind
 
 
-def paste_plate(rng, scene, h_px, cx, cy, car_context=True):
+def paste_plate(rng, scene, h_px, cx, cy, car_context=True, keep=(), painted=None):
     """Composite a random plate of height ~h_px centred at (cx, cy) into scene
     (in place).  Returns the axis-aligned box (x, y, w, h) of the visible plate
-    or None if it fell outside the image."""
+    or None if it fell outside the image.
+
+    keep: boxes (x, y, w, h) of plates already in the scene. The car-body
+    block drawn around a plate is left out where it would paint over one:
+    a label over a plain painted block teaches that flat panels are plates
+    (the random draws are made either way).
+
+    painted, a list, gets the box (x0, y0, x1, y1) of a car-body block
+    drawn: it is car, not plate, wherever the plate is not."""
     Hs, Ws = scene.shape[:2]
     plate, _ = render_plate(rng, H=int(np.clip(h_px * 1.3, 40, 160)))
     ph, pw = plate.shape[:2]
@@ -213,11 +221,15 @@ def paste_plate(rng, scene, h_px, cx, cy, car_context=True):
         bw, bh = (x1 - x0) * rng.uniform(1.6, 4.0), (y1 - y0) * rng.uniform(2.0, 6.0)
         bx0, by0 = int(cx - bw / 2), int(cy - bh * rng.uniform(0.3, 0.7))
         col = tuple(int(c) for c in rng.integers(0, 256, 3))
-        cv2.rectangle(scene, (bx0, by0), (int(bx0 + bw), int(by0 + bh)), col, -1)
-        if rng.random() < 0.5:  # darker recess around plate
-            pad = int((y1 - y0) * 0.3)
-            cv2.rectangle(scene, (x0 - pad, y0 - pad), (x1 + pad, y1 + pad),
-                          tuple(int(c * 0.5) for c in col), -1)
+        recess = rng.random() < 0.5  # darker recess around plate
+        if not any(_overlaps((bx0, by0, bw, bh), b) for b in keep):
+            cv2.rectangle(scene, (bx0, by0), (int(bx0 + bw), int(by0 + bh)), col, -1)
+            if painted is not None:
+                painted.append((bx0, by0, int(bx0 + bw), int(by0 + bh)))
+            if recess:
+                pad = int((y1 - y0) * 0.3)
+                cv2.rectangle(scene, (x0 - pad, y0 - pad), (x1 + pad, y1 + pad),
+                              tuple(int(c * 0.5) for c in col), -1)
     # warp the plate (and its alpha) into the bounding ROI
     rx0, ry0 = max(x0 - 2, 0), max(y0 - 2, 0)
     rx1, ry1 = min(x1 + 2, Ws), min(y1 + 2, Hs)
@@ -247,6 +259,11 @@ def paste_plate(rng, scene, h_px, cx, cy, car_context=True):
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return None
     return (bx0, by0, bx1 - bx0, by1 - by0)
+
+
+def _overlaps(a, b):
+    """Whether boxes (x, y, w, h) a and b share any pixel."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _gauss(rng, shape, sigma):
