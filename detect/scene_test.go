@@ -82,16 +82,23 @@ func covered(r image.Rectangle, rects []image.Rectangle) float64 {
 
 // TestShippedNetOnReducedFrames: redact hands the model 1080p frames
 // decoded at half size in the DCT (codec.Coefficients.Reduced), not resized from
-// a full decode as in training. On generated 1080p scenes it must still
-// cover every plate. (Over 120 scenes, about 240 plates: none missed from
-// the reduced decode, one from the full decode, 88% covered.)
+// a full decode as in training. On generated 1080p scenes it must find
+// nearly every plate from the reduced decode, and not many fewer than from
+// the full one. The scenes' plates are 12-17 px high on flat painted car
+// bodies; since version 5 the model no longer takes a flat panel for a
+// plate, and over 120 scenes (240 plates) it misses 6 from the reduced
+// decode and 3 from the full one (version 4, which glowed over the panels:
+// none and one). Real plates of those sizes are held to the recall targets
+// by command/eval's TestEvalDevPhotos.
 func TestShippedNetOnReducedFrames(t *testing.T) {
 	n := shippedNet(t)
 	defer n.Close()
-	const scenes = 12
+	const scenes = 40
 	missed := map[string]int{}
+	plates := 0
 	for seed := int64(100); seed < 100+scenes; seed++ {
-		data, plates := testenv.SceneJPEG(t, seed, 1920, 1080, 1+int(seed)%3, 90)
+		data, want := testenv.SceneJPEG(t, seed, 1920, 1080, 1+int(seed)%3, 90)
+		plates += len(want)
 		full, err := codec.Decode(data, codec.DefaultLimits())
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +124,7 @@ func TestShippedNetOnReducedFrames(t *testing.T) {
 				regions = detect.ScaleUp(regions, scale, full.Bounds())
 			}
 			rects := rectsOf(regions)
-			for _, p := range plates {
+			for _, p := range want {
 				if c := covered(p.Rect, rects); c < 0.95 {
 					missed[name]++
 					t.Logf("%s decode, scene %d: plate %v only %.0f%% covered", name, seed, p.Rect, 100*c)
@@ -127,8 +134,12 @@ func TestShippedNetOnReducedFrames(t *testing.T) {
 		full.Close()
 		reduced.Close()
 	}
-	if missed["reduced"] > 0 {
-		t.Errorf("from the reduced decode %d plates were missed (%d from the full decode)", missed["reduced"], missed["full"])
+	t.Logf("%d plates: %d missed from the reduced decode, %d from the full decode", plates, missed["reduced"], missed["full"])
+	if recall := 1 - float64(missed["reduced"])/float64(plates); recall < 0.95 {
+		t.Errorf("from the reduced decode recall %.3f, want at least 0.95", recall)
+	}
+	if missed["reduced"] > missed["full"]+2 {
+		t.Errorf("the reduced decode missed %d plates, the full decode %d", missed["reduced"], missed["full"])
 	}
 }
 
