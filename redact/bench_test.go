@@ -114,8 +114,8 @@ func joinNames(n []string) string {
 
 // BenchmarkFullHD compares the codec floor with whole redaction on 1080p
 // images: generated street scenes (which run without the shared photos;
-// the detector glows over much of these, so nearly the whole frame is
-// painted) and the dev photos filled to 1920x1080 (real cars and streets;
+// models before version 5 glowed over much of these, so nearly the whole
+// frame was painted) and the dev photos filled to 1920x1080 (real cars and streets;
 // skipped where ../shared is absent), the latter also with the opt-in
 // faster network of models/fast. Floor, redaction (the default, which
 // re-encodes only the blocks under regions), redaction re-encoding the

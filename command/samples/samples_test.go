@@ -11,8 +11,8 @@ import (
 
 // TestSamplesLookLikeCameraImages: the demo runs the shipped detector on
 // these samples, so every plate in them must be found, and the frame must
-// not glow over as a whole (without sensor grain, 88% of each frame was
-// redacted away from the plates).
+// not glow over as a whole (without sensor grain, models before version
+// 5 redacted 88% of each frame away from the plates).
 func TestSamplesLookLikeCameraImages(t *testing.T) {
 	detect.SetThreads(1)
 	d, err := detect.New(detect.NewDefaultConfig())
