@@ -81,7 +81,7 @@ def draw_decoys(rng, img, boxes, draw, n):
 
 
 def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False, colour=False,
-                surfaces=False, lettering=False, fences=False):
+                surfaces=False, lettering=False, fences=False, fronts=False):
     """One training crop: a real ro- frame (or a procedural background),
     rescaled as the product would (longer side -> max_side, with jitter),
     cropped, with 0-4 synthetic plates composited and degraded.
@@ -97,7 +97,9 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     without a plate behind them (synth.lettering_decoy); cells marked as
     decoys. fences puts a chain-link fence, often with haze, in front of
     the whole scene, plates included, on a fifth of the samples
-    (synth.behind_fence).
+    (synth.behind_fence). fronts draws the end of a car seen close up on
+    three fifths of the samples (synth.car_end_decoy), grille, lamps and
+    badges as decoy cells, and on most of them a plate in its place.
 
     Returns the image, the stride-4 target and weight maps, the plate
     boxes, the decoy cells away from any plate (where a teacher's glow is
@@ -137,6 +139,19 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     if hard and rng.random() < 0.35:
         out = synth.hard_textures(rng, out)
     decoy = np.zeros((crop, crop), np.uint8)
+    if fronts and rng.random() < 0.6:
+        for _try in range(4):
+            end = synth.car_end_decoy(rng, out, bx)
+            if end is None:
+                continue
+            mask, (cx, cy, pw) = end
+            decoy |= mask
+            if rng.random() < 0.8:  # its plate, where the glow must stop at the plate's edges
+                b = synth.paste_plate(rng, out, float(np.clip(pw / rng.uniform(2.0, 4.5), 6, 170)), cx, cy,
+                                      car_context=False, keep=bx)
+                if b is not None:
+                    bx.append(b)
+            break
     # decoys must not hide a labelled plate (each draw returns None then)
     if decoys and rng.random() < 0.5:
         decoy |= draw_decoys(rng, out, bx, synth.decoy_body, int(rng.integers(1, 3)))
@@ -186,10 +201,10 @@ class TrainSet:
     whatever the number of DataLoader workers."""
 
     def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False, decoys=False, colour=False,
-                 surfaces=False, lettering=False, fences=False):
+                 surfaces=False, lettering=False, fences=False, fronts=False):
         self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
         self.hard, self.decoys, self.colour, self.surfaces = hard, decoys, colour, surfaces
-        self.lettering, self.fences = lettering, fences
+        self.lettering, self.fences, self.fronts = lettering, fences, fronts
         self.epoch = 0
 
     def __len__(self):
@@ -199,7 +214,8 @@ class TrainSet:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         img, t, wgt, _, d, shifted = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard,
                                                  decoys=self.decoys, colour=self.colour, surfaces=self.surfaces,
-                                                 lettering=self.lettering, fences=self.fences)
+                                                 lettering=self.lettering, fences=self.fences,
+                                                 fronts=self.fronts)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
         return x, t[None], wgt[None], d[None], np.float32(0 if shifted else 1)
 

@@ -99,12 +99,13 @@ def blocks(path, man, shared):
 def surfaces(path, man, shared):
     """[{surfaces, false_area, recall, images}]: the probe images as they
     are, with one or two tiled floors or railings (synth.surface_decoy),
-    and with three words (synth.lettering_decoy), all drawn clear of
-    the labelled plates."""
+    with three words (synth.lettering_decoy), and with a car's end
+    (synth.car_end_decoy), all drawn clear of the labelled plates."""
     rng = np.random.default_rng(2027)
     base = images(shared, rng)
     sets = [("none", base), ("floors and railings", draw(rng, base, synth.surface_decoy, 2))]
     sets.append(("lettering", draw(np.random.default_rng(2028), base, synth.lettering_decoy, 3)))
+    sets.append(("car ends", draw(np.random.default_rng(2030), base, synth.car_end_decoy, 1)))
     rows = []
     for name, items in sets:
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])

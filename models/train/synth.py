@@ -399,6 +399,143 @@ def decoy_body(rng, img, avoid):
     return mask
 
 
+def _grille(rng, img, x0, y0, x1, y1, chrome, dark):
+    """A grille in the box: horizontal or vertical slats, a mesh of cells
+    or a diamond lattice, chrome on black or the reverse."""
+    w, h = max(2, x1 - x0), max(2, y1 - y0)
+    cv2.rectangle(img, (x0, y0), (x1, y1), dark, -1)
+    kind = rng.integers(4)
+    gap = max(3, int(min(w, h) / rng.uniform(3, 9)))
+    t = max(1, int(gap * rng.uniform(0.25, 0.6)))
+    if kind == 0:
+        for y in range(y0 + gap // 2, y1, gap):
+            cv2.line(img, (x0, y), (x1, y), chrome, t)
+    elif kind == 1:
+        gap = max(3, int(w / rng.uniform(8, 24)))
+        for x in range(x0 + gap // 2, x1, gap):
+            cv2.line(img, (x, y0), (x, y1), chrome, max(1, int(gap * rng.uniform(0.25, 0.6))))
+    elif kind == 2:
+        for y in range(y0, y1, gap):
+            for x in range(x0 + (gap // 2 if (y - y0) // gap % 2 else 0), x1, gap):
+                cv2.rectangle(img, (x, y), (x + gap - t, y + gap - t), chrome, t)
+    else:
+        for k in range(-h, w + h, gap):
+            cv2.line(img, (x0 + k, y0), (x0 + k + h, y1), chrome, t)
+            cv2.line(img, (x0 + k + h, y0), (x0 + k, y1), chrome, t)
+    cv2.rectangle(img, (x0, y0), (x1, y1), chrome, max(1, t))
+
+
+def _lamp(rng, img, cx, cy, rx, ry, rear):
+    """A head or tail lamp: a lens with a bright reflector, projector
+    rings, an LED strip or red segments."""
+    rx, ry = max(2, rx), max(2, ry)
+    lens = _jit(rng, (40, 40, 170), 30) if rear else _jit(rng, (200, 200, 200), 50)
+    ang = rng.uniform(-15, 15)
+    cv2.ellipse(img, (cx, cy), (rx, ry), ang, 0, 360, lens, -1, cv2.LINE_AA)
+    cv2.ellipse(img, (cx, cy), (rx, ry), ang, 0, 360, _jit(rng, (60, 60, 60), 40), max(1, ry // 8), cv2.LINE_AA)
+    for _ in range(int(rng.integers(0, 4))):
+        r = max(1, int(ry * rng.uniform(0.2, 0.6)))
+        px = int(cx + rng.uniform(-0.6, 0.6) * rx)
+        cv2.circle(img, (px, cy), r, _jit(rng, (235, 235, 235), 20), -1, cv2.LINE_AA)
+        cv2.circle(img, (px, cy), max(1, r // 2), _jit(rng, (90, 90, 90), 40), -1, cv2.LINE_AA)
+    if rng.random() < 0.5:  # LED strip or segments along the lamp
+        y = int(cy + ry * rng.uniform(-0.7, 0.7))
+        col = _jit(rng, (60, 60, 255), 20) if rear else _jit(rng, (250, 250, 250), 5)
+        if rng.random() < 0.5:
+            cv2.line(img, (cx - rx, y), (cx + rx, y), col, max(1, ry // 6), cv2.LINE_AA)
+        else:
+            n = int(rng.integers(3, 8))
+            for k in range(n):
+                sx = int(cx - rx + (k + 0.5) * 2 * rx / n)
+                cv2.rectangle(img, (sx - rx // (2 * n), y - ry // 5), (sx + rx // (2 * n), y + ry // 5), col, -1)
+
+
+def car_end_decoy(rng, img, avoid):
+    """Draw the front or back of a car seen close up, with no plate (in
+    place), and return (its mask, a plate's place on it as (cx, cy, width)),
+    or None when it would cover a box in avoid. Fixed cameras at a barrier
+    see a car end fill the frame: grille slats and meshes, lamps with
+    reflectors and LED strips, badges, bumper vents, the dark band of a
+    window. Dashcam frames show these only small, and a network that has
+    seen a grille only around a plate glows over it and joins that glow to
+    the plate's."""
+    H, W = img.shape[:2]
+    bw = W * float(np.exp(rng.uniform(np.log(0.45), np.log(1.6))))
+    bh = bw * rng.uniform(0.45, 0.8)
+    x0 = rng.uniform(min(-0.25 * bw, W - bw), max(-0.25 * bw, W - bw) + 0.25 * bw)
+    y0 = rng.uniform(-0.35 * bh, max(-0.35 * bh, H - 0.8 * bh))
+    x1, y1 = x0 + bw, y0 + bh
+    for (bx, by, bbw, bbh) in avoid:
+        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
+            return None
+    X0, Y0, X1, Y1 = int(x0), int(y0), int(x1), int(y1)
+    bwi, bhi = max(1, X1 - X0), max(1, Y1 - Y0)
+    mask = np.zeros((H, W), np.uint8)
+    rad = int(bwi * rng.uniform(0.05, 0.15))
+    cv2.rectangle(mask, (X0 + rad, Y0), (X1 - rad, Y1), 1, -1)
+    cv2.rectangle(mask, (X0, Y0 + rad), (X1, Y1), 1, -1)
+    for cx in (X0 + rad, X1 - rad):
+        cv2.circle(mask, (cx, Y0 + rad), rad, 1, -1)
+    col = rng.integers(0, 256, 3).astype(np.float32)
+    yy = np.linspace(0, 1, H, dtype=np.float32)[:, None, None]
+    shade = col * (rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.5) * (1 - yy))
+    body = np.clip(shade * np.ones((1, W, 1), np.float32) + _gauss(rng, (H, W, 3), rng.uniform(1, 6)), 0, 255)
+    body = body.astype(np.uint8)
+    for _ in range(int(rng.integers(1, 4))):  # body creases and bumper edges
+        y = int(Y0 + bhi * rng.uniform(0.35, 0.95))
+        c = tuple(int(v * rng.uniform(0.3, 1.4)) for v in col)
+        cv2.line(body, (X0, y), (X1, y), tuple(min(255, v) for v in c), int(rng.integers(1, 4)))
+    rear = rng.random() < 0.4
+    chrome, dark = _jit(rng, (200, 200, 200), 50), _jit(rng, (25, 25, 25), 20)
+    if rng.random() < 0.3:
+        chrome, dark = dark, chrome
+    top = Y0 + bhi * rng.uniform(0.0, 0.1)
+    if rng.random() < 0.6:  # window or windscreen
+        wy1 = int(top + bhi * rng.uniform(0.15, 0.35))
+        cv2.rectangle(body, (X0 + bwi // 10, int(top)), (X1 - bwi // 10, wy1), _jit(rng, (45, 45, 50), 25), -1)
+        if rng.random() < 0.5:  # a wiper or a reflection across it
+            cv2.line(body, (int(X0 + bwi * rng.uniform(0.2, 0.5)), wy1), (int(X0 + bwi * rng.uniform(0.4, 0.8)),
+                     int(top)), _jit(rng, (120, 120, 120), 60), int(rng.integers(1, 5)))
+        top = wy1
+    ly = int(top + bhi * rng.uniform(0.05, 0.15))
+    lrx, lry = int(bwi * rng.uniform(0.08, 0.16)), int(bhi * rng.uniform(0.05, 0.12))
+    for lx in (X0 + int(bwi * 0.15), X1 - int(bwi * 0.15)):
+        _lamp(rng, body, lx, ly, lrx, lry, rear)
+    plate_y = ly + lry + bhi * rng.uniform(0.08, 0.2)
+    if not rear or rng.random() < 0.3:  # grille between the lamps, above or below the plate
+        gw = int(bwi * rng.uniform(0.25, 0.55))
+        gh = int(bhi * rng.uniform(0.08, 0.22))
+        gx, gy = (X0 + X1) // 2 - gw // 2, int(ly - gh * rng.uniform(0.2, 0.8))
+        if rng.random() < 0.3:  # twin kidneys
+            _grille(rng, body, gx, gy, gx + gw // 2 - 2, gy + gh, chrome, dark)
+            _grille(rng, body, gx + gw // 2 + 2, gy, gx + gw, gy + gh, chrome, dark)
+        else:
+            _grille(rng, body, gx, gy, gx + gw, gy + gh, chrome, dark)
+        plate_y = max(plate_y, gy + gh + bhi * 0.08)
+        if rng.random() < 0.5:  # lower intake under the plate
+            iw = int(bwi * rng.uniform(0.3, 0.7))
+            iy = int(plate_y + bhi * rng.uniform(0.12, 0.2))
+            _grille(rng, body, (X0 + X1) // 2 - iw // 2, iy, (X0 + X1) // 2 + iw // 2,
+                    iy + int(bhi * rng.uniform(0.05, 0.12)), chrome, dark)
+    if rng.random() < 0.7:  # badge: an emblem ring, or a model name
+        bx, by = (X0 + X1) // 2 + int(rng.uniform(-0.3, 0.3) * bwi), int(ly + rng.uniform(-0.5, 0.5) * lry)
+        r = max(2, int(bhi * rng.uniform(0.02, 0.06)))
+        cv2.ellipse(body, (bx, by), (r, int(r * rng.uniform(0.6, 1.0))), 0, 0, 360, chrome, max(1, r // 4),
+                    cv2.LINE_AA)
+        if rng.random() < 0.5:
+            th = max(6, int(r * rng.uniform(0.8, 1.6)))
+            s = _rand_code(rng, "L" * int(rng.integers(2, 7)))
+            cv2.putText(body, s, (bx + 2 * r, by + th // 2), HERSHEY[rng.integers(len(HERSHEY))], th / 22.0, chrome,
+                        max(1, th // 10), cv2.LINE_AA)
+    for fx in (X0 + int(bwi * 0.12), X1 - int(bwi * 0.12)):  # fog lamps or reflectors low on the bumper
+        if rng.random() < 0.4:
+            fy = int(Y0 + bhi * rng.uniform(0.75, 0.9))
+            cv2.ellipse(body, (fx, fy), (max(2, bwi // 30), max(2, bhi // 40)), 0, 0, 360,
+                        _jit(rng, (40, 40, 200) if rear else (220, 220, 220), 30), -1, cv2.LINE_AA)
+    np.copyto(img, body, where=mask[:, :, None].astype(bool))
+    return mask, ((X0 + X1) / 2 + rng.uniform(-0.05, 0.05) * bwi, plate_y, bwi * rng.uniform(0.18, 0.32))
+
+
 def surface_decoy(rng, img, avoid):
     """Draw a regular man-made surface with no plate (in place) and return
     its mask, or None when it would cover a box in avoid: a tiled or
