@@ -266,6 +266,12 @@ def _overlaps(a, b):
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
+def _near_any(boxes, x0, y0, x1, y1):
+    """Whether any box (x, y, w, h) comes within 4 pixels of the rectangle
+    x0..x1, y0..y1: a decoy drawn there would cover a plate."""
+    return any(_overlaps((x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8), b) for b in boxes)
+
+
 def _gauss(rng, shape, sigma):
     """Fast Gaussian noise (float32) seeded from rng: OpenCV's RNG is much
     faster than numpy's for image-sized arrays."""
@@ -359,9 +365,8 @@ def decoy_body(rng, img, avoid):
     x0 = rng.uniform(-0.3 * bw, W - 0.7 * bw)
     y0 = rng.uniform(-0.3 * bh, H - 0.7 * bh)
     x1, y1 = x0 + bw, y0 + bh
-    for (bx, by, bbw, bbh) in avoid:
-        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
-            return None
+    if _near_any(avoid, x0, y0, x1, y1):
+        return None
     mask = np.zeros((H, W), np.uint8)
     X0, Y0, X1, Y1 = int(x0), int(y0), int(x1), int(y1)
     if rng.random() < 0.5:
@@ -465,9 +470,8 @@ def car_end_decoy(rng, img, avoid):
     x0 = rng.uniform(min(-0.25 * bw, W - bw), max(-0.25 * bw, W - bw) + 0.25 * bw)
     y0 = rng.uniform(-0.35 * bh, max(-0.35 * bh, H - 0.8 * bh))
     x1, y1 = x0 + bw, y0 + bh
-    for (bx, by, bbw, bbh) in avoid:
-        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
-            return None
+    if _near_any(avoid, x0, y0, x1, y1):
+        return None
     X0, Y0, X1, Y1 = int(x0), int(y0), int(x1), int(y1)
     bwi, bhi = max(1, X1 - X0), max(1, Y1 - Y0)
     mask = np.zeros((H, W), np.uint8)
@@ -552,9 +556,8 @@ def surface_decoy(rng, img, avoid):
         bh = H * rng.uniform(0.1, 0.35)
         x0, y0 = rng.uniform(0, W - bw), rng.uniform(0, H - bh)
         x1, y1 = x0 + bw, y0 + bh
-    for (bx, by, bbw, bbh) in avoid:
-        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
-            return None
+    if _near_any(avoid, x0, y0, x1, y1):
+        return None
     X0, Y0, X1, Y1 = int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))
     bw, bh = max(1, X1 - X0), max(1, Y1 - Y0)
     a = np.array(rng.integers(0, 256, 3), np.float32)
@@ -626,9 +629,8 @@ def lettering_decoy(rng, img, avoid):
         return None
     x0, y0 = rng.uniform(0, W - bw), rng.uniform(0, H - th)
     x1, y1 = x0 + bw, y0 + th
-    for (bx, by, bbw, bbh) in avoid:
-        if bx < x1 + 4 and bx + bbw > x0 - 4 and by < y1 + 4 and by + bbh > y0 - 4:
-            return None
+    if _near_any(avoid, x0, y0, x1, y1):
+        return None
     kind = rng.integers(3)
     if kind == 0:  # chrome: bright, with a dark lower edge
         col, edge = _jit(rng, (215, 215, 215), 35), (40, 40, 40)
