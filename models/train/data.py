@@ -81,7 +81,7 @@ def draw_decoys(rng, img, boxes, draw, n):
 
 
 def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, decoys=False, colour=False,
-                surfaces=False, lettering=False, fences=False, fronts=False):
+                surfaces=False, lettering=False, fences=False, fronts=False, tight=False):
     """One training crop: a real ro- frame (or a procedural background),
     rescaled as the product would (longer side -> max_side, with jitter),
     cropped, with 0-4 synthetic plates composited and degraded.
@@ -100,6 +100,9 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     (synth.behind_fence). fronts draws the end of a car seen close up on
     three fifths of the samples (synth.car_end_decoy), grille, lamps and
     badges as decoy cells, and on most of them a plate in its place.
+    tight marks the band around each plate, from two cells out to a plate
+    height away, as decoy cells weighed three times: a glow that spreads
+    from the plate over the bumper and lamps joins them to its box.
 
     Returns the image, the stride-4 target and weight maps, the plate
     boxes, the decoy cells away from any plate (where a teacher's glow is
@@ -192,6 +195,14 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     # decoy cells (centre inside a block) at least two cells from a plate
     d = decoy[STRIDE // 2::STRIDE, STRIDE // 2::STRIDE][:t.shape[0], :t.shape[1]].astype(np.float32)
     near = cv2.dilate((t > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
+    if tight:
+        band = np.zeros_like(t)
+        for (x, y, w, h) in bx:
+            e = max(2 * STRIDE, h)
+            x0, y0 = int(max(0, (x - e) // STRIDE)), int(max(0, (y - e) // STRIDE))
+            band[y0:int((y + h + e) // STRIDE) + 1, x0:int((x + w + e) // STRIDE) + 1] = 1
+        d = np.maximum(d, band)
+        wgt = wgt * (1 + 2 * band * (near == 0))
     d[near > 0] = 0
     return out, t, wgt, bx, d, shifted
 
@@ -201,10 +212,10 @@ class TrainSet:
     whatever the number of DataLoader workers."""
 
     def __init__(self, bgs, length, seed, crop=384, max_side=896, hard=False, decoys=False, colour=False,
-                 surfaces=False, lettering=False, fences=False, fronts=False):
+                 surfaces=False, lettering=False, fences=False, fronts=False, tight=False):
         self.bgs, self.length, self.seed, self.crop, self.max_side = bgs, length, seed, crop, max_side
         self.hard, self.decoys, self.colour, self.surfaces = hard, decoys, colour, surfaces
-        self.lettering, self.fences, self.fronts = lettering, fences, fronts
+        self.lettering, self.fences, self.fronts, self.tight = lettering, fences, fronts, tight
         self.epoch = 0
 
     def __len__(self):
@@ -215,7 +226,7 @@ class TrainSet:
         img, t, wgt, _, d, shifted = make_sample(rng, self.bgs, self.crop, self.max_side, hard=self.hard,
                                                  decoys=self.decoys, colour=self.colour, surfaces=self.surfaces,
                                                  lettering=self.lettering, fences=self.fences,
-                                                 fronts=self.fronts)
+                                                 fronts=self.fronts, tight=self.tight)
         x = img.transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR, pixel/255
         return x, t[None], wgt[None], d[None], np.float32(0 if shifted else 1)
 

@@ -134,6 +134,9 @@ def main():
     ap.add_argument("--fronts", action="store_true",
                     help="draw the end of a car seen close up (grille, lamps, badges) on three fifths of the "
                          "samples, mostly with a plate in its place (targets 0 off the plate, teacher ignored there)")
+    ap.add_argument("--tight-glow", action="store_true",
+                    help="weigh the band around each plate, two cells to a plate height out, three times, with "
+                         "targets 0 and the teacher ignored there, so the glow stops at the plate")
     ap.add_argument("--fences", action="store_true",
                     help="put a chain-link fence, often with haze, in front of a fifth of the samples, plates "
                          "included; a teacher's targets are raised to the labels")
@@ -211,7 +214,8 @@ def main():
     if not args.skip_train:
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
-                           args.decoys, args.colour, args.surfaces, args.lettering, args.fences, args.fronts)
+                           args.decoys, args.colour, args.surfaces, args.lettering, args.fences, args.fronts,
+                           args.tight_glow)
         if args.stem_steps:
             if args.arch not in ("fast", "patch", "lean") or teacher is None:
                 sys.exit("--stem-steps needs --arch fast, patch or lean, and --teacher")
@@ -284,6 +288,7 @@ def main():
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
         "arch": args.arch, "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
         "surfaces": args.surfaces, "lettering": args.lettering, "fences": args.fences, "fronts": args.fronts,
+        "tight_glow": args.tight_glow,
         "freeze_bn": args.freeze_bn,
         "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
@@ -299,6 +304,7 @@ def main():
                              "--lettering" if args.lettering else "",
                              "--fences" if args.fences else "",
                              "--fronts" if args.fronts else "",
+                             "--tight-glow" if args.tight_glow else "",
                              "--freeze-bn" if args.freeze_bn else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
