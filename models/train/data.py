@@ -101,8 +101,9 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
     three fifths of the samples (synth.car_end_decoy), grille, lamps and
     badges as decoy cells, and on most of them a plate in its place.
     tight marks the band around each plate, from two cells out to a plate
-    height away, as decoy cells weighed three times: a glow that spreads
-    from the plate over the bumper and lamps joins them to its box.
+    height away, as decoy cells weighed five times: a glow that spreads
+    from the plate over the bumper and lamps joins them to its box. The
+    plate's outermost cells weigh three times, so its own edges hold.
 
     Returns the image, the stride-4 target and weight maps, the plate
     boxes, the decoy cells away from any plate (where a teacher's glow is
@@ -202,7 +203,11 @@ def make_sample(rng, bgs, crop=384, max_side=896, synth_n=(0, 4), hard=False, de
             x0, y0 = int(max(0, (x - e) // STRIDE)), int(max(0, (y - e) // STRIDE))
             band[y0:int((y + h + e) // STRIDE) + 1, x0:int((x + w + e) // STRIDE) + 1] = 1
         d = np.maximum(d, band)
-        wgt = wgt * (1 + 2 * band * (near == 0))
+        wgt = wgt * (1 + 4 * band * (near == 0))
+        # without this the band thins the plate's own edges, and the boxes
+        # no longer cover it
+        edge = t - cv2.erode(t, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        wgt = wgt * (1 + 2 * edge)
     d[near > 0] = 0
     return out, t, wgt, bx, d, shifted
 

@@ -135,8 +135,9 @@ def main():
                     help="draw the end of a car seen close up (grille, lamps, badges) on three fifths of the "
                          "samples, mostly with a plate in its place (targets 0 off the plate, teacher ignored there)")
     ap.add_argument("--tight-glow", action="store_true",
-                    help="weigh the band around each plate, two cells to a plate height out, three times, with "
-                         "targets 0 and the teacher ignored there, so the glow stops at the plate")
+                    help="weigh the band around each plate, two cells to a plate height out, five times, with "
+                         "targets 0 and the teacher ignored there, and the plate's outermost cells three times, "
+                         "so the glow stops at the plate")
     ap.add_argument("--fences", action="store_true",
                     help="put a chain-link fence, often with haze, in front of a fifth of the samples, plates "
                          "included; a teacher's targets are raised to the labels")
