@@ -53,6 +53,15 @@ def loss_fn(logits, t, w, pos_weight):
     return bce * 10 + 0.5 * dice
 
 
+def one_cycle(f):
+    """OneCycleLR's shape (pct_start 0.05, div_factor 25, final_div_factor
+    100) as a factor of the peak rate at fraction f of the run."""
+    f = min(max(f, 0.0), 1.0)
+    if f < 0.05:
+        return 0.04 + 0.96 * (1 - np.cos(np.pi * f / 0.05)) / 2
+    return 0.0004 + (1 - 0.0004) * (1 + np.cos(np.pi * (f - 0.05) / 0.95)) / 2
+
+
 def _grid_job(args):
     real, syn, t = args
     return evaluate.grid(real, syn, [t])
@@ -119,6 +128,10 @@ def main():
     ap.add_argument("--stop-after", type=int, default=0,
                     help="stop after this many steps of a --steps schedule (0 = run it all)")
     ap.add_argument("--time-limit", type=float, default=0, help="minutes; stop training early (0 = none)")
+    ap.add_argument("--time-budget", type=float, default=0,
+                    help="minutes; train for this long with the one-cycle schedule laid over the time "
+                         "instead of over --steps (which then only caps the steps), so that a run on a "
+                         "leased machine ends annealed whatever its speed")
     ap.add_argument("--syn-val", type=int, default=240, help="synthetic validation images")
     ap.add_argument("--min-recall", type=float, default=0.995, help="recall required on ro- validation")
     ap.add_argument("--min-syn-recall", type=float, default=0.98,
@@ -222,8 +235,12 @@ def main():
                 sys.exit("--stem-steps needs --arch fast, patch or lean, and --teacher")
             distill_stem(net, teacher, ds, args, dev)
         opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
-                                                    pct_start=0.05, final_div_factor=100)
+        if args.time_budget:
+            budget = args.time_budget * 60
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: one_cycle((time.time() - t0) / budget))
+        else:
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps,
+                                                        pct_start=0.05, final_div_factor=100)
         use_amp = dev.type == "cuda"
         g = torch.Generator()
         g.manual_seed(args.seed)
@@ -264,6 +281,10 @@ def main():
                     break
                 if args.stop_after and step >= args.stop_after:
                     log("stopped after step", step)
+                    stop = True
+                    break
+                if args.time_budget and time.time() - t0 >= args.time_budget * 60:
+                    log("time budget spent at step", step)
                     stop = True
                     break
                 if args.time_limit and time.time() - t0 > args.time_limit * 60:
@@ -310,7 +331,8 @@ def main():
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
                                  args.steps, args.batch, args.lr, args.seed, args.max_side, args.crop),
-                             "--stop-after %d" % args.stop_after if args.stop_after else ""]),
+                             "--stop-after %d" % args.stop_after if args.stop_after else "",
+                             "--time-budget %g" % args.time_budget if args.time_budget else ""]),
     }
     side = os.path.join(os.path.dirname(args.init), "platenet_train.json") if args.init else ""
     if args.skip_train and side and os.path.exists(side):
