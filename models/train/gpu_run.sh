@@ -21,13 +21,14 @@ case $cmd in
 pack)
 	# The MIT ro- images and their labels only (the AGPL oa- ones stay
 	# behind), the DejaVu fonts synth.py renders with, and the weights
-	# that runs may start or distil from.
+	# that runs may start or distil from: the shipped network and stage 9.
+	# Put others beside them with from_onnx.py.
 	d=.gpu/shared/datasets/plates-dev
 	mkdir -p $d/images .gpu/fonts
 	cp ../shared/datasets/plates-dev/images/ro-* $d/images/
 	{ head -1 ../shared/datasets/plates-dev/labels.csv; grep '^ro-' ../shared/datasets/plates-dev/labels.csv; } >$d/labels.csv
 	cp /usr/share/fonts/truetype/dejavu/*.ttf .gpu/fonts/
-	/usr/bin/python3 models/train/from_onnx.py --arch narrow models/platenet.onnx .gpu/v5.pt
+	/usr/bin/python3 models/train/from_onnx.py --arch narrow models/platenet.onnx .gpu/shipped.pt
 	/usr/bin/python3 models/train/from_onnx.py models/wide/platenet.onnx .gpu/s9.pt
 	du -sh .gpu
 	;;
