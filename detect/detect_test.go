@@ -3,6 +3,7 @@ package detect
 import (
 	"image"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,6 +150,54 @@ func TestPlateComponentsSplitsGlow(t *testing.T) {
 	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
 	if got = plateComponents(heat, w, h, 0.1, valid, 0.1); len(got) != 1 {
 		t.Errorf("weak glow: %+v, want it whole", got)
+	}
+}
+
+func TestCoreParts(t *testing.T) {
+	const w, h = 24, 10
+	heat := make([]float32, w*h)
+	set := func(r image.Rectangle, v float32) {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				heat[y*w+x] = v
+			}
+		}
+	}
+	// A plate (0.9) and a lamp (0.5) joined by a faint glow (0.12), and a
+	// speck (0.2) in the glow.
+	set(image.Rect(1, 1, 22, 9), 0.12)
+	set(image.Rect(3, 3, 9, 6), 0.9)
+	set(image.Rect(15, 2, 19, 5), 0.5)
+	set(image.Rect(12, 7, 13, 8), 0.2)
+	c := components(heat, w, h, 0.1)
+	if len(c) != 1 {
+		t.Fatalf("%d components, want 1", len(c))
+	}
+	plate, lamp, speck := image.Rect(3, 3, 9, 6), image.Rect(15, 2, 19, 5), image.Rect(12, 7, 13, 8)
+	tests := []struct {
+		name          string
+		core, minPeak float32
+		want          []image.Rectangle
+	}{
+		{"no core: the component", 0, 0, []image.Rectangle{image.Rect(1, 1, 22, 9)}},
+		{"bar 0.09 under the threshold: the component", 0.1, 0, []image.Rectangle{image.Rect(1, 1, 22, 9)}},
+		{"bar 0.18: three parts", 0.2, 0, []image.Rectangle{plate, speck, lamp}},
+		{"bar 0.18, min peak 0.3: the speck goes", 0.2, 0.3, []image.Rectangle{plate, lamp}},
+		{"bar 0.54: the plate alone", 0.6, 0, []image.Rectangle{plate}},
+		{"min peak at the plate's: the plate alone", 0.2, 0.9, []image.Rectangle{plate}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := coreParts(heat, w, c[0], tt.core, tt.minPeak)
+			slices.SortFunc(got, func(a, b image.Rectangle) int { return a.Min.X - b.Min.X })
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%v, want %v", got, tt.want)
+			}
+		})
+	}
+	// coreRect over the same cells spans plate and lamp in one box.
+	if got := coreRect(heat, w, c[0], 0.2, 0); got != image.Rect(3, 2, 19, 8) {
+		t.Errorf("coreRect: %v, want the box over all three", got)
 	}
 }
 

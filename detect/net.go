@@ -171,11 +171,43 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 		if c.peak < float32(n.m.MinPeak) {
 			continue
 		}
-		cr := coreRect(heat, gw, c, float32(n.m.Core), n.m.Grow)
-		r := image.Rect(cr.Min.X*stride, cr.Min.Y*stride, cr.Max.X*stride, cr.Max.Y*stride)
-		regions = append(regions, Region{Rect: n.pad.Apply(scaleRect(r, s), b), Kind: n.label, Score: c.peak})
+		var cells []image.Rectangle
+		if n.m.Parts {
+			cells = coreParts(heat, gw, c, float32(n.m.Core), float32(n.m.MinPeak))
+		} else {
+			cells = []image.Rectangle{coreRect(heat, gw, c, float32(n.m.Core), n.m.Grow)}
+		}
+		for _, cr := range cells {
+			r := image.Rect(cr.Min.X*stride, cr.Min.Y*stride, cr.Max.X*stride, cr.Max.Y*stride)
+			regions = append(regions, Region{Rect: n.pad.Apply(scaleRect(r, s), b), Kind: n.label, Score: c.peak})
+		}
 	}
 	return regions, nil
+}
+
+// coreParts is coreRect that keeps the core's connected parts apart: the
+// cells inside a component's box at or above max(its threshold, core ×
+// its peak) are labelled again, and each part whose own peak reaches
+// minPeak gets its own box. The part holding the component's peak always
+// does, so a component never vanishes here.
+func coreParts(heat []float32, w int, c component, core, minPeak float32) []image.Rectangle {
+	bar := max(c.threshold, core*c.peak)
+	if bar <= c.threshold {
+		return []image.Rectangle{c.rect}
+	}
+	box := c.rect
+	bw, bh := box.Dx(), box.Dy()
+	window := make([]float32, bw*bh)
+	for y := range bh {
+		copy(window[y*bw:(y+1)*bw], heat[(box.Min.Y+y)*w+box.Min.X:(box.Min.Y+y)*w+box.Max.X])
+	}
+	var out []image.Rectangle
+	for _, p := range components(window, bw, bh, bar) {
+		if p.peak >= minPeak {
+			out = append(out, p.rect.Add(box.Min))
+		}
+	}
+	return out
 }
 
 // coreRect shrinks a component's box to the cells inside it at or above

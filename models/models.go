@@ -43,6 +43,10 @@ type Manifest struct {
 	// Grow, with Core, takes back the cells around the core: those at or
 	// above Threshold within Grow times the core's height of it.
 	Grow float64 `json:"grow,omitempty"`
+	// Parts, with Core, gives each connected part of the core cells its
+	// own box (kept when its own peak reaches MinPeak), so a plate joined
+	// to a lamp by a faint glow does not take the box spanning both.
+	Parts bool `json:"parts,omitempty"`
 	// MinPeak drops components whose strongest cell is below it.
 	MinPeak    float64         `json:"min_peak,omitempty"`
 	Margin     float64         `json:"margin"`
@@ -64,6 +68,8 @@ func (m Manifest) Validate() error {
 		return fmt.Errorf("model %q: core %v, min_peak %v or split_step %v outside [0,1)", m.Name, m.Core, m.MinPeak, m.SplitStep)
 	case m.Grow < 0 || m.Grow > 16:
 		return fmt.Errorf("model %q: grow %v outside [0,16]", m.Name, m.Grow)
+	case m.Parts && m.Grow > 0:
+		return fmt.Errorf("model %q: parts and grow %v together; grow takes one box per component", m.Name, m.Grow)
 	}
 	return nil
 }

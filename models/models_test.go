@@ -53,3 +53,29 @@ func TestShippedNetworks(t *testing.T) {
 		t.Errorf("unknown network: err = %v, want one naming the shipped ones", err)
 	}
 }
+
+func TestValidatePostProcessing(t *testing.T) {
+	_, base, err := Load("platenet.onnx", "platenet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		edit func(*Manifest)
+		ok   bool
+	}{
+		{"shipped", func(*Manifest) {}, true},
+		{"parts with a core", func(m *Manifest) { m.Core, m.Parts, m.Grow = 0.25, true, 0 }, true},
+		{"parts and grow", func(m *Manifest) { m.Core, m.Parts, m.Grow = 0.25, true, 1 }, false},
+		{"grow alone", func(m *Manifest) { m.Core, m.Parts, m.Grow = 0.7, false, 2 }, true},
+		{"core of 1", func(m *Manifest) { m.Core = 1 }, false},
+		{"threshold 0", func(m *Manifest) { m.Threshold = 0 }, false},
+	}
+	for _, tt := range tests {
+		m := base
+		tt.edit(&m)
+		if err := m.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}

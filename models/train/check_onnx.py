@@ -61,9 +61,7 @@ def main():
         blob, scale = evaluate.prepare(img, man["input"]["max_side"])
         net.setInput(blob)
         hm = net.forward()[0, 0]
-        evaluate.detect(hm, scale, img.shape, man["threshold"], man["margin"], man["margin_px"],
-                        man.get("core", 0.0), man.get("min_peak", 0.0), man.get("split_step", 0.0),
-                        man.get("grow", 0.0))
+        evaluate.detect(hm, scale, img.shape, **evaluate.settings(man))
         ts.append(time.perf_counter() - t)
     ts = np.array(ts[2:]) * 1000
     print("1280x720 -> max_side %d, 1 thread: median %.1f ms, min %.1f ms (prep+net+components)"

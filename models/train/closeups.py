@@ -59,9 +59,7 @@ def main():
     ap.add_argument("--seed", type=int, default=77)
     a = ap.parse_args()
     man = json.load(open(a.model))
-    setting = dict(threshold=man["threshold"], margin=man["margin"], margin_px=man["margin_px"],
-                   core=man.get("core", 0.0), min_peak=man.get("min_peak", 0.0), split_step=man.get("split_step", 0.0),
-                   grow=man.get("grow", 0.0))
+    setting = evaluate.settings(man)
     img_dir, labels, _, val = data.ro_split(a.shared)
     val_imgs = data.load_images(img_dir, val, labels)
     onnx = os.path.join(os.path.dirname(a.model), man["file"])

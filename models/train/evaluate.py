@@ -71,14 +71,17 @@ def components(hm, threshold, valid=None, step=0.0):
     return out
 
 
-def core_boxes(hm, comps, core=0.0, min_peak=0.0, grow=0.0):
+def core_boxes(hm, comps, core=0.0, min_peak=0.0, grow=0.0, parts=False):
     """Cell boxes of the components: those whose peak is below min_peak are
     dropped; each box shrinks to the cells inside it at or above
     max(t, core * peak), so a weak glow around a plate is not redacted.
-    With grow > 0 the box then takes back the cells inside it at or above
-    t that lie within k = ceil(grow * the core's height) cells (in x and
-    in y) of a core cell: a plate's edges glow less than its middle, a
-    far glow beside it stays out."""
+    With parts, each 8-connected part of those cells gets its own box,
+    kept when its own peak reaches min_peak: a plate joined to a lamp or
+    a badge by a faint glow then costs two tight boxes, not the box that
+    spans both. With grow > 0 (never with parts) the box then takes back
+    the cells inside it at or above t that lie within k = ceil(grow *
+    the core's height) cells (in x and in y) of a core cell: a plate's
+    edges glow less than its middle, a far glow beside it stays out."""
     out = []
     for (x, y, w, h, peak, t) in comps:
         if peak < min_peak:
@@ -86,6 +89,9 @@ def core_boxes(hm, comps, core=0.0, min_peak=0.0, grow=0.0):
         bar = max(t, core * peak)
         if bar > t:
             sub = hm[y:y + h, x:x + w]
+            if parts:
+                out += [(x + px, y + py, pw, ph) for (px, py, pw, ph, pk) in _labelled(sub, bar) if pk >= min_peak]
+                continue
             keep = sub >= bar
             ys, xs = np.nonzero(keep)
             if grow > 0:
@@ -133,17 +139,26 @@ def valid_grid(scale, shape):
     return (nh + STRIDE - 1) // STRIDE, (nw + STRIDE - 1) // STRIDE
 
 
-def detect(hm, scale, shape, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0, grow=0.0):
+def settings(man):
+    """The post-processing settings of a manifest, as keyword arguments of
+    detect and evaluate (older manifests lack the later ones)."""
+    return dict(threshold=man["threshold"], margin=man["margin"], margin_px=man["margin_px"],
+                core=man.get("core", 0.0), min_peak=man.get("min_peak", 0.0),
+                split_step=man.get("split_step", 0.0), grow=man.get("grow", 0.0), parts=man.get("parts", False))
+
+
+def detect(hm, scale, shape, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0, grow=0.0,
+           parts=False):
     """Image-pixel boxes exactly as the Go detector returns them."""
     comps = components(hm, threshold, valid_grid(scale, shape), split_step)
-    return boxes_from_components(core_boxes(hm, comps, core, min_peak, grow), scale, shape, margin, margin_px)
+    return boxes_from_components(core_boxes(hm, comps, core, min_peak, grow, parts), scale, shape, margin, margin_px)
 
 
-def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0, grow=0.0):
+def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_step=0.0, grow=0.0, parts=False):
     """items: list of (heatmap, scale, shape, labels). Returns dict of metrics."""
     covs, falses = [], []
     for hm, scale, shape, labels in items:
-        b = detect(hm, scale, shape, threshold, margin, margin_px, core, min_peak, split_step, grow)
+        b = detect(hm, scale, shape, threshold, margin, margin_px, core, min_peak, split_step, grow, parts)
         c, f = score(b, labels, shape)
         covs += c
         falses.append(f)
@@ -187,6 +202,7 @@ SPLIT_STEPS = [0.0]
 CORES = [0.0, 0.15, 0.25, 0.4, 0.55, 0.7]
 MIN_PEAKS = [0.0, 0.3, 0.5]
 GROWS = [0.0, 1.0, 2.0]  # only with a core
+PARTS = [False, True]  # only with a core and without grow
 # Down to no margin at all: since version 6 the glow reaches a plate's
 # edges (--tight-glow weighs them), and the validation bars decide
 # whether a box may stop there.
@@ -200,12 +216,13 @@ def grid(real_items, syn_items, thresholds=None):
     for t, step in [(t, st) for t in thresholds or THRESHOLDS for st in SPLIT_STEPS]:
         rc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in real_items]
         sc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in syn_items]
-        for core, grow in [(c, g) for c in CORES for g in GROWS if c or not g]:
+        for core, grow, parts in [(c, g, p) for c in CORES for g in GROWS for p in PARTS
+                                  if (c or not g) and not (p and (g or not c))]:
             for mp in MIN_PEAKS:
                 if mp and mp <= t:
                     continue
-                rcb = [(core_boxes(hm, c, core, mp, grow), s, sh, lb) for hm, c, s, sh, lb in rc]
-                scb = [(core_boxes(hm, c, core, mp, grow), s, sh, lb) for hm, c, s, sh, lb in sc]
+                rcb = [(core_boxes(hm, c, core, mp, grow, parts), s, sh, lb) for hm, c, s, sh, lb in rc]
+                scb = [(core_boxes(hm, c, core, mp, grow, parts), s, sh, lb) for hm, c, s, sh, lb in sc]
                 for m in MARGINS:
                     for p in MARGIN_PX:
                         def ev(cs):
@@ -218,7 +235,8 @@ def grid(real_items, syn_items, thresholds=None):
                             return float((covs >= COVER).mean()), float(np.mean(fs))
                         rr, rf = ev(rcb)
                         sr, sf = ev(scb)
-                        rows.append(dict(threshold=t, split_step=step, core=core, grow=grow, min_peak=mp, margin=m, margin_px=p,
+                        rows.append(dict(threshold=t, split_step=step, core=core, grow=grow, parts=parts, min_peak=mp,
+                                         margin=m, margin_px=p,
                                          real_recall=rr, real_false=rf, syn_recall=sr, syn_false=sf))
     return rows
 

@@ -34,7 +34,8 @@ def breakdown(hm, scale, shape, labels, man):
     out = np.zeros(4)
     comps = evaluate.components(hm, man["threshold"], evaluate.valid_grid(scale, shape), man.get("split_step", 0.0))
     for comp in comps:
-        boxes = evaluate.core_boxes(hm, [comp], man.get("core", 0.0), man.get("min_peak", 0.0), man.get("grow", 0.0))
+        boxes = evaluate.core_boxes(hm, [comp], man.get("core", 0.0), man.get("min_peak", 0.0), man.get("grow", 0.0),
+                                    man.get("parts", False))
         for (x0, y0, x1, y1) in evaluate.boxes_from_components(boxes, scale, shape, man["margin"], man["margin_px"]):
             m = np.zeros((H, W), bool)
             m[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
@@ -51,8 +52,7 @@ def main():
     a = ap.parse_args()
     man = json.load(open(a.model))
     # The manifest's settings only: they are chosen on validation data.
-    t, m, p = man["threshold"], man["margin"], man["margin_px"]
-    core, min_peak, split, grow = (man.get(k, 0.0) for k in ("core", "min_peak", "split_step", "grow"))
+    setting = evaluate.settings(man)
     cv2.setNumThreads(2)
     labels = data.load_labels(a.shared)
     img_dir = os.path.join(a.shared, "datasets", "plates-dev", "images")
@@ -67,31 +67,31 @@ def main():
     allc, allf = [], []
     for k in sorted(groups):
         covs, fs, misses = [], [], []
-        parts = np.zeros(4)  # plate peak >= 0.9, plate below, other >= 0.9, other below
+        sources = np.zeros(4)  # plate peak >= 0.9, plate below, other >= 0.9, other below
         for n in groups[k]:
             img = cv2.imread(os.path.join(img_dir, n))
             blob, scale = evaluate.prepare(img, man["input"]["max_side"])
             net.setInput(blob)
             hm = net.forward()[0, 0]
-            b = evaluate.detect(hm, scale, img.shape, t, m, p, core, min_peak, split, grow)
+            b = evaluate.detect(hm, scale, img.shape, **setting)
             c, f = evaluate.score(b, labels.get(n, []), img.shape)
             covs += c
             fs.append(f)
             misses += [(n, round(x, 2)) for x in c if x < evaluate.COVER]
             if a.breakdown:
-                parts += breakdown(hm, scale, img.shape, labels.get(n, []), man)
+                sources += breakdown(hm, scale, img.shape, labels.get(n, []), man)
         covs = np.array(covs)
         allc += list(covs)
         allf += fs
         print("%-8s images %3d plates %3d recall %.4f false area %.4f misses %s" %
               (k, len(groups[k]), len(covs), (covs >= evaluate.COVER).mean(), np.mean(fs), misses[:6]))
         if a.breakdown:
-            parts /= len(groups[k])
+            sources /= len(groups[k])
             print("         away from plates: components holding a plate, peak >= 0.9 %.4f, below %.4f; "
-                  "others, peak >= 0.9 %.4f, below %.4f" % tuple(parts))
+                  "others, peak >= 0.9 %.4f, below %.4f" % tuple(sources))
     allc = np.array(allc)
-    print("ALL      recall %.4f false area %.4f (t=%s split_step=%s core=%s min_peak=%s m=%s px=%s)" %
-          ((allc >= evaluate.COVER).mean(), np.mean(allf), t, split, core, min_peak, m, p))
+    print("ALL      recall %.4f false area %.4f (%s)" % ((allc >= evaluate.COVER).mean(), np.mean(allf),
+                                                     " ".join("%s=%s" % kv for kv in setting.items())))
 
 
 if __name__ == "__main__":

@@ -90,8 +90,7 @@ def blocks(path, man, shared):
             if im is not None:
                 items.append((im, boxes))
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
-        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
+        r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"block": size, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
@@ -109,8 +108,7 @@ def surfaces(path, man, shared):
     rows = []
     for name, items in sets:
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
-        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
+        r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"surfaces": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
@@ -153,8 +151,7 @@ def colour(path, man, shared):
     rows = []
     for name, fn in COLOURS:
         hms = evaluate.heatmaps_cv2(path, [(fn(im), b) for im, b in frames], man["input"]["max_side"])
-        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
+        r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"colours": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 
@@ -170,8 +167,7 @@ def fences(path, man, shared):
         rng = np.random.default_rng(2029)
         items = [(im if haze is None else synth.behind_fence(rng, im, haze), b) for im, b in frames]
         hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
-        r = evaluate.evaluate(hms, man["threshold"], man["margin"], man["margin_px"], man.get("core", 0),
-                              man.get("min_peak", 0), man.get("split_step", 0), man.get("grow", 0))
+        r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"fence": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
 

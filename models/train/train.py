@@ -368,7 +368,7 @@ def main():
         "output": {"name": "heatmap", "stride": 4},
         "architecture": {"name": args.arch, "upsample": args.upsample},
         "threshold": best["threshold"], "split_step": best["split_step"], "core": best["core"], "grow": best["grow"],
-        "min_peak": best["min_peak"],
+        "parts": best["parts"], "min_peak": best["min_peak"],
         "margin": best["margin"], "margin_px": best["margin_px"],
         "training": training,
         "validation": {
@@ -377,7 +377,7 @@ def main():
                        "recall": best["real_recall"], "mean_false_area_fraction": best["real_false"]},
             "synthetic_val": {"images": len(syn_val), "plates": n_syn_plates,
                               "recall": best["syn_recall"], "mean_false_area_fraction": best["syn_false"]},
-            "selection": "threshold/split_step/core/grow/min_peak/margin/margin_px: least false area on ro- validation (real photos) plus half that on synthetic validation, among "
+            "selection": "threshold/split_step/core/grow/parts/min_peak/margin/margin_px: least false area on ro- validation (real photos) plus half that on synthetic validation, among "
                          "settings with recall >= %.3f there and >= %.3f on synthetic validation (which "
                          "includes plates under 12 px)" % (args.min_recall, args.min_syn_recall),
         },
