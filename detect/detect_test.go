@@ -106,20 +106,22 @@ func TestNetworkUsageNamesEveryNetwork(t *testing.T) {
 	}
 }
 
+// fillCells sets the cells of r in a heat map w cells wide to v.
+func fillCells(heat []float32, w int, r image.Rectangle, v float32) {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			heat[y*w+x] = v
+		}
+	}
+}
+
 func TestPlateComponentsSplitsGlow(t *testing.T) {
 	const w, h = 40, 20
 	valid := image.Rect(0, 0, w, h)
-	fill := func(heat []float32, r image.Rectangle, v float32) {
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				heat[y*w+x] = v
-			}
-		}
-	}
 	// A weak glow over half the image with a strong plate-sized core.
 	heat := make([]float32, w*h)
-	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
-	fill(heat, image.Rect(10, 5, 18, 8), 0.9)
+	fillCells(heat, w, image.Rect(0, 0, 30, 15), 0.2)
+	fillCells(heat, w, image.Rect(10, 5, 18, 8), 0.9)
 	got := plateComponents(heat, w, h, 0.1, valid, 0.1)
 	if len(got) != 1 || got[0].rect != image.Rect(10, 5, 18, 8) {
 		t.Errorf("glow with a core: %+v, want the core alone", got)
@@ -131,23 +133,23 @@ func TestPlateComponentsSplitsGlow(t *testing.T) {
 	// A weak plate in the same glow beside a strong false detection: both
 	// separate from the glow at some level; the weak one is not lost.
 	heat = make([]float32, w*h)
-	fill(heat, image.Rect(0, 0, 30, 15), 0.15)
-	fill(heat, image.Rect(4, 5, 10, 8), 0.4)
-	fill(heat, image.Rect(20, 5, 26, 8), 0.9)
+	fillCells(heat, w, image.Rect(0, 0, 30, 15), 0.15)
+	fillCells(heat, w, image.Rect(4, 5, 10, 8), 0.4)
+	fillCells(heat, w, image.Rect(20, 5, 26, 8), 0.9)
 	got = plateComponents(heat, w, h, 0.1, valid, 0.1)
 	if len(got) != 2 || got[0].rect != image.Rect(4, 5, 10, 8) || got[1].rect != image.Rect(20, 5, 26, 8) {
 		t.Errorf("weak plate beside a strong one in a glow: %+v, want both", got)
 	}
 	// A uniformly strong blob too big for a plate: kept whole, never dropped.
 	heat = make([]float32, w*h)
-	fill(heat, image.Rect(0, 0, 30, 15), 0.99)
+	fillCells(heat, w, image.Rect(0, 0, 30, 15), 0.99)
 	got = plateComponents(heat, w, h, 0.1, valid, 0.1)
 	if len(got) != 1 || got[0].rect != image.Rect(0, 0, 30, 15) {
 		t.Errorf("strong blob: %+v, want it whole", got)
 	}
 	// A weak glow with nothing stronger inside: kept whole (fail closed).
 	heat = make([]float32, w*h)
-	fill(heat, image.Rect(0, 0, 30, 15), 0.2)
+	fillCells(heat, w, image.Rect(0, 0, 30, 15), 0.2)
 	if got = plateComponents(heat, w, h, 0.1, valid, 0.1); len(got) != 1 {
 		t.Errorf("weak glow: %+v, want it whole", got)
 	}
@@ -156,19 +158,12 @@ func TestPlateComponentsSplitsGlow(t *testing.T) {
 func TestCoreParts(t *testing.T) {
 	const w, h = 24, 10
 	heat := make([]float32, w*h)
-	set := func(r image.Rectangle, v float32) {
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				heat[y*w+x] = v
-			}
-		}
-	}
 	// A plate (0.9) and a lamp (0.5) joined by a faint glow (0.12), and a
 	// speck (0.2) in the glow.
-	set(image.Rect(1, 1, 22, 9), 0.12)
-	set(image.Rect(3, 3, 9, 6), 0.9)
-	set(image.Rect(15, 2, 19, 5), 0.5)
-	set(image.Rect(12, 7, 13, 8), 0.2)
+	fillCells(heat, w, image.Rect(1, 1, 22, 9), 0.12)
+	fillCells(heat, w, image.Rect(3, 3, 9, 6), 0.9)
+	fillCells(heat, w, image.Rect(15, 2, 19, 5), 0.5)
+	fillCells(heat, w, image.Rect(12, 7, 13, 8), 0.2)
 	c := components(heat, w, h, 0.1)
 	if len(c) != 1 {
 		t.Fatalf("%d components, want 1", len(c))
@@ -204,16 +199,9 @@ func TestCoreParts(t *testing.T) {
 func TestCoreRect(t *testing.T) {
 	const w, h = 20, 10
 	heat := make([]float32, w*h)
-	set := func(r image.Rectangle, v float32) {
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				heat[y*w+x] = v
-			}
-		}
-	}
 	// A plate (0.9) inside a glow (0.3) that reaches further right.
-	set(image.Rect(2, 2, 16, 8), 0.3)
-	set(image.Rect(4, 3, 9, 6), 0.9)
+	fillCells(heat, w, image.Rect(2, 2, 16, 8), 0.3)
+	fillCells(heat, w, image.Rect(4, 3, 9, 6), 0.9)
 	c := components(heat, w, h, 0.1)
 	if len(c) != 1 {
 		t.Fatalf("%d components, want 1", len(c))
