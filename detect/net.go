@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -18,11 +19,12 @@ import (
 //
 // A Net, like the OpenCV network inside it, serves one goroutine at a time.
 type Net struct {
-	net   gocv.Net
-	m     models.Manifest
-	pad   Padding
-	label string
-	in    *input
+	net    gocv.Net
+	mirror *gocv.Net // the same model for the mirrored crops (manifest "mirror"), so net keeps its input size
+	m      models.Manifest
+	pad    Padding
+	label  string
+	in     *input
 }
 
 // NetPadding is the padding the manifest calibrated on validation data.
@@ -43,7 +45,20 @@ func NewNet(onnx []byte, m models.Manifest, pad Padding) (*Net, error) {
 		net.Close()
 		return nil, fmt.Errorf("load model %s: OpenCV could not read it", m.Name)
 	}
-	return &Net{net: net, m: m, pad: pad, label: m.Name}, nil
+	n := &Net{net: net, m: m, pad: pad, label: m.Name}
+	if m.Mirror {
+		crops, err := gocv.ReadNetFromONNXBytes(onnx)
+		if err != nil || crops.Empty() {
+			net.Close()
+			if err == nil {
+				crops.Close()
+				err = errors.New("OpenCV could not read it")
+			}
+			return nil, fmt.Errorf("load model %s for the mirrored pass: %w", m.Name, err)
+		}
+		n.mirror = &crops
+	}
+	return n, nil
 }
 
 func (n *Net) Name() string { return n.label }
@@ -55,6 +70,10 @@ func (n *Net) Close() error {
 	if n.in != nil {
 		n.in.close()
 		n.in = nil
+	}
+	if n.mirror != nil {
+		n.mirror.Close()
+		n.mirror = nil
 	}
 	return n.net.Close()
 }
@@ -167,6 +186,11 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 	// The valid part of the grid (without the zero padding) bounds how big
 	// a single plate can plausibly be.
 	valid := image.Rect(0, 0, (rw+stride-1)/stride, (rh+stride-1)/stride)
+	if n.mirror != nil {
+		if heat, err = n.agree(heat, gw, gh, valid); err != nil {
+			return nil, fmt.Errorf("%s mirrored pass: %w", n.label, err)
+		}
+	}
 	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, float32(n.m.SplitStep)) {
 		if c.peak < float32(n.m.MinPeak) {
 			continue
@@ -183,6 +207,105 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 		}
 	}
 	return regions, nil
+}
+
+// agree is the mirrored pass (manifest "mirror"). Around each component
+// that could become a box, the model looks again at the image mirrored
+// left to right, and each cell keeps the lower of its two values: a plate
+// reads as a plate either way round, while a lamp, badge or grille the
+// model takes for one mostly does so one way only. Only crops around the
+// components are run again (see mirrorRects), so the pass costs a share
+// of a forward pass, not a whole one. Cells outside the crops become
+// zero; no box could come from them.
+func (n *Net) agree(heat []float32, gw, gh int, valid image.Rectangle) ([]float32, error) {
+	var boxes []image.Rectangle
+	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, float32(n.m.SplitStep)) {
+		if c.peak >= float32(n.m.MinPeak) {
+			boxes = append(boxes, c.rect)
+		}
+	}
+	blob, err := n.in.blob.DataPtrFloat32()
+	if err != nil {
+		return nil, err
+	}
+	stride := n.m.Output.Stride
+	pw, ph := gw*stride, gh*stride
+	out := make([]float32, len(heat))
+	for _, r := range mirrorRects(boxes, image.Rect(0, 0, gw, gh)) {
+		w, h := r.Dx()*stride, r.Dy()*stride
+		crop := gocv.NewMatWithSizes([]int{1, 3, h, w}, gocv.MatTypeCV32F)
+		dst, err := crop.DataPtrFloat32()
+		if err != nil {
+			crop.Close()
+			return nil, err
+		}
+		for c := range 3 {
+			for y := range h {
+				src := blob[c*ph*pw+(r.Min.Y*stride+y)*pw+r.Min.X*stride:][:w]
+				row := dst[(c*h+y)*w:][:w]
+				for x, v := range src {
+					row[w-1-x] = v
+				}
+			}
+		}
+		n.mirror.SetInput(crop, n.m.Input.Name)
+		m := n.mirror.Forward(n.m.Output.Name)
+		mh, err := m.DataPtrFloat32()
+		if err == nil && len(mh) != r.Dx()*r.Dy() {
+			err = fmt.Errorf("crop output has %d cells, want %dx%d", len(mh), r.Dx(), r.Dy())
+		}
+		if err != nil {
+			m.Close()
+			crop.Close()
+			return nil, err
+		}
+		for y := range r.Dy() {
+			for x := range r.Dx() {
+				i := (r.Min.Y+y)*gw + r.Min.X + x
+				out[i] = min(heat[i], mh[y*r.Dx()+r.Dx()-1-x])
+			}
+		}
+		m.Close()
+		crop.Close()
+	}
+	return out, nil
+}
+
+// The mirrored pass gives each crop mirrorContext cells (32 px at the
+// model's scale) of context on every side, found on validation data to
+// reproduce the whole mirrored image's heat map well enough (with 16 px,
+// plates near the crop's edge were lost), and aligns it outward to
+// mirrorAlign cells, the model's coarsest stride (32 px), so the crop sees
+// the same grid as the whole image.
+const (
+	mirrorContext = 8
+	mirrorAlign   = 8
+)
+
+// mirrorRects turns component boxes (in cells) into the crops the mirrored
+// pass runs: each grown by mirrorContext, aligned outward to mirrorAlign
+// and clipped to grid, and overlapping crops merged until none overlap.
+// train/evaluate.py's mirror_rects is the same.
+func mirrorRects(boxes []image.Rectangle, grid image.Rectangle) []image.Rectangle {
+	rs := make([]image.Rectangle, 0, len(boxes))
+	for _, b := range boxes {
+		r := image.Rect(max(0, b.Min.X-mirrorContext)/mirrorAlign*mirrorAlign,
+			max(0, b.Min.Y-mirrorContext)/mirrorAlign*mirrorAlign,
+			(b.Max.X+mirrorContext+mirrorAlign-1)/mirrorAlign*mirrorAlign,
+			(b.Max.Y+mirrorContext+mirrorAlign-1)/mirrorAlign*mirrorAlign)
+		rs = append(rs, r.Intersect(grid))
+	}
+	for i := 0; i < len(rs); i++ {
+		for j := i + 1; j < len(rs); j++ {
+			if rs[i].Overlaps(rs[j]) {
+				rs[i] = rs[i].Union(rs[j])
+				rs = append(rs[:j], rs[j+1:]...)
+				i = -1 // the grown crop may now overlap an earlier one
+				break
+			}
+		}
+	}
+	return rs
 }
 
 // coreParts is coreRect that keeps the core's connected parts apart: the

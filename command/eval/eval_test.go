@@ -112,6 +112,9 @@ func TestEvalDevPhotos(t *testing.T) {
 		{"wide", []string{"--network", "wide"}, 8.3, 10.2},
 		// The opt-in faster network (models/fast): measured 13.4% and 15.5%.
 		{"fast", []string{"--network", "fast"}, 14.5, 16.5},
+		// The default's weights with the mirrored pass (models/mirror):
+		// measured 2.98% and 4.34%.
+		{"mirror", []string{"--network", "mirror"}, 3.5, 5.0},
 		// The opt-in network for cameras behind a fence (models/fences):
 		// measured 13.0% and 15.3%.
 		{"fences", []string{"--network", "fences"}, 14, 16.5},

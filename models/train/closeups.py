@@ -65,7 +65,7 @@ def main():
     onnx = os.path.join(os.path.dirname(a.model), man["file"])
     for name, width in [("native", 0), ("enlarged to 800 px", 800)]:
         vs = views(val_imgs, np.random.default_rng(a.seed), width)
-        items = evaluate.heatmaps_cv2(onnx, vs, man["input"]["max_side"])
+        items = evaluate.heatmaps_cv2(onnx, vs, man["input"]["max_side"], evaluate.mirror_of(man))
         r = evaluate.evaluate(items, **setting)
         print("close-ups, %-18s views %d plates %d: %s" % (name, len(vs), sum(len(b) for _, b in vs), r))
 

@@ -6,7 +6,8 @@ Go pipeline (internal detector, per image):
      with bilinear interpolation (always, also when upscaling small photos);
   2. zero-pad right/bottom to multiples of 32; blob = BGR * 1/255, NCHW;
   3. heatmap = net(blob)[0,0]  (stride 4);
-  4. mask = heatmap > threshold; 8-connected components;
+  4. mask = heatmap > threshold; 8-connected components; with mirror, the
+     heat map after the mirrored pass (agree), and components again;
   5. component bbox in cells (x, y, w, h) -> image pixels
      x0 = x*4/scale, x1 = (x+w)*4/scale (same for y);
   6. pad = margin * (y1 - y0) + margin_px on every side; clip to the image.
@@ -139,6 +140,68 @@ def valid_grid(scale, shape):
     return (nh + STRIDE - 1) // STRIDE, (nw + STRIDE - 1) // STRIDE
 
 
+# The mirrored pass (manifest "mirror"): each component that could become a
+# box is looked at again with the image mirrored left to right, and every
+# cell keeps the lower of its two values. A plate reads as a plate either
+# way round; a lamp, badge or grille the network mistakes for one mostly
+# does so one way only. Only crops around the components are run again:
+# MIRROR_CONTEXT cells (32 px at the network's scale) of context on every
+# side, aligned outward to MIRROR_ALIGN cells (the network's coarsest
+# stride, 32 px) so the crop sees the same grid as the whole image.
+MIRROR_CONTEXT = 8
+MIRROR_ALIGN = 8
+
+
+def mirror_rects(comps, grid_shape):
+    """Mirror of the Go mirrorRects: each component's cell box (x, y, w, h,
+    ...) grown by MIRROR_CONTEXT, aligned outward to MIRROR_ALIGN, clipped
+    to the grid; overlapping crops are merged until none overlap.
+    Returns [x0, y0, x1, y1] in cells, Max exclusive."""
+    gh, gw = grid_shape
+    a, c = MIRROR_ALIGN, MIRROR_CONTEXT
+    rs = [[max(0, (x - c) // a * a), max(0, (y - c) // a * a),
+           min(gw, -(-(x + w + c) // a) * a), min(gh, -(-(y + h + c) // a) * a)] for (x, y, w, h, *_) in comps]
+    i = 0
+    while i < len(rs):
+        for j in range(i + 1, len(rs)):
+            p, q = rs[i], rs[j]
+            if p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]:
+                rs[i] = [min(p[0], q[0]), min(p[1], q[1]), max(p[2], q[2]), max(p[3], q[3])]
+                del rs[j]
+                i = -1  # the grown crop may now overlap an earlier one
+                break
+        i += 1
+    return rs
+
+
+def agree(hm, blob, scale, shape, run, threshold, min_peak=0.0, split_step=0.0):
+    """The heat map after the mirrored pass: inside the crops around the
+    components (at threshold, peak >= min_peak) the lower of hm and the
+    mirrored crop's heat map mirrored back; zero outside them, where no
+    box can come from. run(blob) returns a heat map."""
+    comps = [k for k in components(hm, threshold, valid_grid(scale, shape), split_step) if k[4] >= min_peak]
+    out = np.zeros_like(hm)
+    for x0, y0, x1, y1 in mirror_rects(comps, hm.shape):
+        crop = np.ascontiguousarray(blob[:, :, y0 * STRIDE:y1 * STRIDE, x0 * STRIDE:x1 * STRIDE][:, :, :, ::-1])
+        out[y0:y1, x0:x1] = np.minimum(hm[y0:y1, x0:x1], run(crop)[:, ::-1])
+    return out
+
+
+def mirror_of(man):
+    """The settings agree needs for a manifest with the mirrored pass on,
+    else None."""
+    if not man.get("mirror", False):
+        return None
+    return dict(threshold=man["threshold"], min_peak=man.get("min_peak", 0.0), split_step=man.get("split_step", 0.0))
+
+
+def cv2_runner(net):
+    def run(blob):
+        net.setInput(blob)
+        return net.forward()[0, 0].copy()
+    return run
+
+
 def settings(man):
     """The post-processing settings of a manifest, as keyword arguments of
     detect and evaluate (older manifests lack the later ones)."""
@@ -168,27 +231,46 @@ def evaluate(items, threshold, margin, margin_px, core=0.0, min_peak=0.0, split_
             "plates": int(len(covs)), "images": len(items)}
 
 
+def torch_runner(net, device):
+    import torch
+
+    def run(blob):
+        with torch.no_grad():
+            return torch.sigmoid(net(torch.from_numpy(blob).to(device)))[0, 0].float().cpu().numpy()
+    return run
+
+
 def heatmaps_torch(net, images, max_side, device):
     """Run the torch net on full images exactly like the Go side (same blob)."""
-    import torch
-    items = []
     net.eval()
-    with torch.no_grad():
-        for img, labels in images:
-            blob, scale = prepare(img, max_side)
-            logits = net(torch.from_numpy(blob).to(device))
-            hm = torch.sigmoid(logits)[0, 0].float().cpu().numpy()
-            items.append((hm, scale, img.shape, labels))
-    return items
-
-
-def heatmaps_cv2(onnx_path, images, max_side):
-    net = cv2.dnn.readNetFromONNX(onnx_path)
+    run = torch_runner(net, device)
     items = []
     for img, labels in images:
         blob, scale = prepare(img, max_side)
-        net.setInput(blob)
-        hm = net.forward()[0, 0]
+        items.append((run(blob), scale, img.shape, labels))
+    return items
+
+
+def mirrored(items, images, max_side, run, threshold, min_peak):
+    """items (from heatmaps_torch or heatmaps_cv2 of images) after the
+    mirrored pass at that threshold and min_peak."""
+    return [(agree(hm, prepare(img, max_side)[0], s, sh, run, threshold, min_peak), s, sh, lb)
+            for (hm, s, sh, lb), (img, _) in zip(items, images)]
+
+
+def heatmaps_cv2(onnx_path, images, max_side, mirror=None):
+    """Heat maps through OpenCV dnn, as the product computes them; with
+    mirror (see mirror_of), after the mirrored pass."""
+    run = cv2_runner(cv2.dnn.readNetFromONNX(onnx_path))
+    # The crops go through a second network, as in the product, so the
+    # whole-image one keeps its input size.
+    crops = cv2_runner(cv2.dnn.readNetFromONNX(onnx_path)) if mirror else None
+    items = []
+    for img, labels in images:
+        blob, scale = prepare(img, max_side)
+        hm = run(blob)
+        if mirror:
+            hm = agree(hm, blob, scale, img.shape, crops, **mirror)
         items.append((hm, scale, img.shape, labels))
     return items
 
@@ -203,6 +285,10 @@ CORES = [0.0, 0.15, 0.25, 0.4, 0.55, 0.7]
 MIN_PEAKS = [0.0, 0.3, 0.5]
 GROWS = [0.0, 1.0, 2.0]  # only with a core
 PARTS = [False, True]  # only with a core and without grow
+# The mirrored pass, for every other setting: on only with train.py
+# --mirror (models/mirror); it costs half a detection more and lost two
+# small plates that the default keeps (models/README.md, "Version 6.2").
+MIRRORS = [False]
 # Down to no margin at all: since version 6 the glow reaches a plate's
 # edges (--tight-glow weighs them), and the validation bars decide
 # whether a box may stop there.
@@ -210,15 +296,17 @@ MARGINS = [0.0, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3]
 MARGIN_PX = [2, 3, 4, 6, 8]
 
 
-def grid(real_items, syn_items, thresholds=None):
-    """Recall and false area on both validation sets for every setting."""
+def grid(real_items, syn_items, thresholds=None, min_peaks=None, mirror=False):
+    """Recall and false area on both validation sets for every setting;
+    mirror only tags the rows (the items are then after the mirrored
+    pass, made for the one threshold and min_peak given)."""
     rows = []
     for t, step in [(t, st) for t in thresholds or THRESHOLDS for st in SPLIT_STEPS]:
         rc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in real_items]
         sc = [(hm, components(hm, t, valid_grid(s, sh), step), s, sh, lb) for hm, s, sh, lb in syn_items]
         for core, grow, parts in [(c, g, p) for c in CORES for g in GROWS for p in PARTS
                                   if (c or not g) and not (p and (g or not c))]:
-            for mp in MIN_PEAKS:
+            for mp in min_peaks or MIN_PEAKS:
                 if mp and mp <= t:
                     continue
                 rcb = [(core_boxes(hm, c, core, mp, grow, parts), s, sh, lb) for hm, c, s, sh, lb in rc]
@@ -236,6 +324,7 @@ def grid(real_items, syn_items, thresholds=None):
                         rr, rf = ev(rcb)
                         sr, sf = ev(scb)
                         rows.append(dict(threshold=t, split_step=step, core=core, grow=grow, parts=parts, min_peak=mp,
+                                         mirror=mirror,
                                          margin=m, margin_px=p,
                                          real_recall=rr, real_false=rf, syn_recall=sr, syn_false=sf))
     return rows

@@ -89,7 +89,7 @@ def blocks(path, man, shared):
             im = with_block(rng, img, boxes, size)
             if im is not None:
                 items.append((im, boxes))
-        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"], evaluate.mirror_of(man))
         r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"block": size, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
@@ -107,7 +107,7 @@ def surfaces(path, man, shared):
     sets.append(("car ends", draw(np.random.default_rng(2030), base, synth.car_end_decoy, 1)))
     rows = []
     for name, items in sets:
-        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"], evaluate.mirror_of(man))
         r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"surfaces": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
@@ -150,7 +150,8 @@ def colour(path, man, shared):
     frames = data.load_images(img_dir, val, labels)
     rows = []
     for name, fn in COLOURS:
-        hms = evaluate.heatmaps_cv2(path, [(fn(im), b) for im, b in frames], man["input"]["max_side"])
+        hms = evaluate.heatmaps_cv2(path, [(fn(im), b) for im, b in frames], man["input"]["max_side"],
+                                       evaluate.mirror_of(man))
         r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"colours": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows
@@ -166,7 +167,7 @@ def fences(path, man, shared):
     for name, haze in (("none", None), ("chain-link", 0.0), ("chain-link, hazy", 0.5)):
         rng = np.random.default_rng(2029)
         items = [(im if haze is None else synth.behind_fence(rng, im, haze), b) for im, b in frames]
-        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"])
+        hms = evaluate.heatmaps_cv2(path, items, man["input"]["max_side"], evaluate.mirror_of(man))
         r = evaluate.evaluate(hms, **evaluate.settings(man))
         rows.append({"fence": name, "false_area": r["false_area"], "recall": r["recall"], "images": r["images"]})
     return rows

@@ -67,11 +67,29 @@ def _grid_job(args):
     return evaluate.grid(real, syn, [t])
 
 
+def _mirror_job(args):
+    real, syn, t, min_peak = args
+    return evaluate.grid(real, syn, [t], [min_peak], mirror=True)
+
+
 def validate_and_choose(net, device, val_imgs, syn_val, max_side, min_recall, min_syn_recall, workers):
+    syn_imgs = [(im, lb) for _, im, lb in syn_val]
     real = evaluate.heatmaps_torch(net, val_imgs, max_side, device)
-    syn = evaluate.heatmaps_torch(net, [(im, lb) for _, im, lb in syn_val], max_side, device)
-    with mp.get_context("fork").Pool(min(workers, len(evaluate.THRESHOLDS))) as pool:
-        rows = sum(pool.map(_grid_job, [(real, syn, t) for t in evaluate.THRESHOLDS]), [])
+    syn = evaluate.heatmaps_torch(net, syn_imgs, max_side, device)
+    jobs = [(real, syn, t) for t in evaluate.THRESHOLDS] if False in evaluate.MIRRORS else []
+    mirror_jobs = []
+    if True in evaluate.MIRRORS:
+        # The mirrored pass looks again around the components found at a
+        # threshold and min_peak, so each pair gets heat maps of its own.
+        run = evaluate.torch_runner(net, device)
+        for t in evaluate.THRESHOLDS:
+            for mpk in evaluate.MIN_PEAKS:
+                if mpk and mpk <= t:
+                    continue
+                mirror_jobs.append((evaluate.mirrored(real, val_imgs, max_side, run, t, mpk),
+                                    evaluate.mirrored(syn, syn_imgs, max_side, run, t, mpk), t, mpk))
+    with mp.get_context("fork").Pool(max(1, workers)) as pool:
+        rows = sum(pool.map(_grid_job, jobs), []) + sum(pool.map(_mirror_job, mirror_jobs), [])
     return evaluate.choose(rows, min_recall, min_syn_recall), rows
 
 
@@ -178,12 +196,16 @@ def main():
     ap.add_argument("--distill", type=float, default=5.0, help="weight of the teacher's target")
     ap.add_argument("--name", default="platenet", help="the model's name in its manifest (records show it)")
     ap.add_argument("--skip-train", action="store_true", help="only validate/export --init")
+    ap.add_argument("--mirror", action="store_true",
+                    help="let the selection also try the mirrored pass (models/mirror; about 20 more minutes)")
     ap.add_argument("--synthetic-only", action="store_true",
                     help="pre-training without the ro- frames (procedural backgrounds only), e.g. on a "
                          "GPU machine that has no copy of the dataset; implies --no-val")
     ap.add_argument("--no-val", action="store_true", help="train + save weights only (validate later "
                     "with --skip-train --init OUT/platenet.pt)")
     args = ap.parse_args()
+    if args.mirror:
+        evaluate.MIRRORS = [False, True]
 
     dev = torch.device("cuda" if (args.device == "auto" and torch.cuda.is_available()) else
                        ("cpu" if args.device == "auto" else args.device))
@@ -368,7 +390,7 @@ def main():
         "output": {"name": "heatmap", "stride": 4},
         "architecture": {"name": args.arch, "upsample": args.upsample},
         "threshold": best["threshold"], "split_step": best["split_step"], "core": best["core"], "grow": best["grow"],
-        "parts": best["parts"], "min_peak": best["min_peak"],
+        "parts": best["parts"], "min_peak": best["min_peak"], "mirror": best["mirror"],
         "margin": best["margin"], "margin_px": best["margin_px"],
         "training": training,
         "validation": {
@@ -377,7 +399,7 @@ def main():
                        "recall": best["real_recall"], "mean_false_area_fraction": best["real_false"]},
             "synthetic_val": {"images": len(syn_val), "plates": n_syn_plates,
                               "recall": best["syn_recall"], "mean_false_area_fraction": best["syn_false"]},
-            "selection": "threshold/split_step/core/grow/parts/min_peak/margin/margin_px: least false area on ro- validation (real photos) plus half that on synthetic validation, among "
+            "selection": "threshold/split_step/core/grow/parts/min_peak/mirror/margin/margin_px: least false area on ro- validation (real photos) plus half that on synthetic validation, among "
                          "settings with recall >= %.3f there and >= %.3f on synthetic validation (which "
                          "includes plates under 12 px)" % (args.min_recall, args.min_syn_recall),
         },
