@@ -143,6 +143,12 @@ func BenchmarkFullHD(b *testing.B) {
 		c.Network = "fast"
 		fullHD(b, photosFullHD(b), c)
 	})
+	// The opt-in mirrored pass (models/mirror) on the same photos.
+	b.Run("photos-mirror", func(b *testing.B) {
+		c := detect.NewDefaultConfig()
+		c.Network = "mirror"
+		fullHD(b, photosFullHD(b), c)
+	})
 }
 
 // photosFullHD is 24 dev photos filled to 1920x1080 and re-encoded.
