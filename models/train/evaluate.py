@@ -287,7 +287,7 @@ GROWS = [0.0, 1.0, 2.0]  # only with a core
 PARTS = [False, True]  # only with a core and without grow
 # The mirrored pass, for every other setting: on only with train.py
 # --mirror (models/mirror); it costs half a detection more and lost two
-# small plates that the default keeps (models/README.md, "Version 6.2").
+# plates that the default keeps (models/README.md, "Version 6.2").
 MIRRORS = [False]
 # Down to no margin at all: since version 6 the glow reaches a plate's
 # edges (--tight-glow weighs them), and the validation bars decide
