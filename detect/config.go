@@ -30,7 +30,7 @@ type Config struct {
 // NetworkUsage explains --network to users of every command that detects.
 var NetworkUsage = "shipped network for the platenet detector instead of the default: " +
 	"fast (detects sooner, redacts more around plates), fences (cameras that look through a fence) " +
-	"mirror (the default's weights looking again at each region mirrored: about half as slow again, " +
+	"mirror (the default's weights looking again at each region mirrored: takes about half as long again, " +
 	"redacts less away from plates) or wide (the previous default, about a fifth slower; see models/README.md)"
 
 // DefaultNames is the default detector: the shipped model alone. Adding the

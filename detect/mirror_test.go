@@ -101,7 +101,8 @@ func TestAgree(t *testing.T) {
 	}
 	whole := forward(n.mirror, flipped)
 
-	valid := image.Rect(0, 0, (n.in.scaled.X+3)/4, (n.in.scaled.Y+3)/4)
+	s := m.Output.Stride
+	valid := image.Rect(0, 0, (n.in.scaled.X+s-1)/s, (n.in.scaled.Y+s-1)/s)
 	got, err := n.agree(heat, gw, gh, valid)
 	if err != nil {
 		t.Fatal(err)
