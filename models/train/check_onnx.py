@@ -56,15 +56,11 @@ def main():
     if img is None:
         img = (rng.random((720, 1280, 3)) * 255).astype(np.uint8)
     ts = []
-    run = evaluate.cv2_runner(net)
-    mirror = evaluate.mirror_of(man)
-    crops = evaluate.cv2_runner(cv2.dnn.readNetFromONNX(path)) if mirror else None
+    heat = evaluate.heat_cv2(path, evaluate.mirror_of(man))
     for i in range(a.runs + 2):
         t = time.perf_counter()
         blob, scale = evaluate.prepare(img, man["input"]["max_side"])
-        hm = run(blob)
-        if mirror:
-            hm = evaluate.agree(hm, blob, scale, img.shape, crops, **mirror)
+        hm = heat(blob, scale, img.shape)
         evaluate.detect(hm, scale, img.shape, **evaluate.settings(man))
         ts.append(time.perf_counter() - t)
     ts = np.array(ts[2:]) * 1000

@@ -258,20 +258,27 @@ def mirrored(items, images, max_side, run, threshold, min_peak):
             for (hm, s, sh, lb), (img, _) in zip(items, images)]
 
 
-def heatmaps_cv2(onnx_path, images, max_side, mirror=None):
-    """Heat maps through OpenCV dnn, as the product computes them; with
-    mirror (see mirror_of), after the mirrored pass."""
+def heat_cv2(onnx_path, mirror=None):
+    """heat(blob, scale, shape): the heat map through OpenCV dnn, as the
+    product computes it; with mirror (see mirror_of), after the mirrored
+    pass, whose crops go through a second network, as in the product, so
+    the whole-image one keeps its input size."""
     run = cv2_runner(cv2.dnn.readNetFromONNX(onnx_path))
-    # The crops go through a second network, as in the product, so the
-    # whole-image one keeps its input size.
     crops = cv2_runner(cv2.dnn.readNetFromONNX(onnx_path)) if mirror else None
+
+    def heat(blob, scale, shape):
+        hm = run(blob)
+        return agree(hm, blob, scale, shape, crops, **mirror) if mirror else hm
+    return heat
+
+
+def heatmaps_cv2(onnx_path, images, max_side, mirror=None):
+    """Heat maps through OpenCV dnn, as the product computes them."""
+    heat = heat_cv2(onnx_path, mirror)
     items = []
     for img, labels in images:
         blob, scale = prepare(img, max_side)
-        hm = run(blob)
-        if mirror:
-            hm = agree(hm, blob, scale, img.shape, crops, **mirror)
-        items.append((hm, scale, img.shape, labels))
+        items.append((heat(blob, scale, img.shape), scale, img.shape, labels))
     return items
 
 

@@ -63,10 +63,7 @@ def main():
         k = "ro-val" if (n.startswith("ro-") and data.is_val(n)) else "ro-train" if n.startswith("ro-") \
             else n[:5]
         groups.setdefault(k, []).append(n)
-    onnx = os.path.join(os.path.dirname(a.model), man["file"])
-    run = evaluate.cv2_runner(cv2.dnn.readNetFromONNX(onnx))
-    mirror = evaluate.mirror_of(man)
-    crops = evaluate.cv2_runner(cv2.dnn.readNetFromONNX(onnx)) if mirror else None
+    heat = evaluate.heat_cv2(os.path.join(os.path.dirname(a.model), man["file"]), evaluate.mirror_of(man))
     allc, allf = [], []
     for k in sorted(groups):
         covs, fs, misses = [], [], []
@@ -74,9 +71,7 @@ def main():
         for n in groups[k]:
             img = cv2.imread(os.path.join(img_dir, n))
             blob, scale = evaluate.prepare(img, man["input"]["max_side"])
-            hm = run(blob)
-            if mirror:
-                hm = evaluate.agree(hm, blob, scale, img.shape, crops, **mirror)
+            hm = heat(blob, scale, img.shape)
             b = evaluate.detect(hm, scale, img.shape, **setting)
             c, f = evaluate.score(b, labels.get(n, []), img.shape)
             covs += c
