@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import evaluate  # noqa: E402
 import probes  # noqa: E402
-from model import PlateNet, build, export_onnx  # noqa: E402
+from model import build, export_onnx  # noqa: E402
 
 
 def log(*a):
@@ -184,6 +184,14 @@ def main():
                     "heat map becomes a second target beside the labels")
     ap.add_argument("--teacher-upsample", default="deconv", choices=["deconv", "nearest"],
                     help="the teacher's upsampling (the shipped stage 8 weights are nearest)")
+    ap.add_argument("--teacher-arch", default="platenet", choices=["platenet", "narrow"],
+                    help="the teacher's architecture (narrow: version 4 on, the shipped network)")
+    ap.add_argument("--mirror-teacher", action="store_true",
+                    help="the teacher's target at each cell is the lower of its heat on the crop and on the crop "
+                         "mirrored left to right (mirrored back), raised to the labels: the mirrored pass "
+                         "(--network mirror) distilled into a single pass")
+    ap.add_argument("--zoom", action="store_true",
+                    help="magnify three tenths of the real frames 1.5-3x, cars as close as a car-park camera's")
     ap.add_argument("--arch", default="platenet", choices=["platenet", "fast", "patch", "slim", "narrow", "lean"],
                     help="platenet; fast: patch stem and stride-8 head (model.FastNet); patch: PlateNet "
                          "with that patch stem; lean: PlateNet's stem with FastNet's body and head; slim, "
@@ -239,7 +247,7 @@ def main():
             sys.exit("--init %s does not fit: missing %s, unexpected %s" % (args.init, missing, unexpected))
     teacher = None
     if args.teacher:
-        teacher = PlateNet(upsample=args.teacher_upsample).to(dev).eval()
+        teacher = build(args.teacher_arch, args.teacher_upsample).to(dev).eval()
         teacher.load_state_dict(torch.load(args.teacher, map_location="cpu"))
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -251,7 +259,7 @@ def main():
         epoch_len = args.batch * 100
         ds = data.TrainSet(bgs, epoch_len, args.seed, args.crop, args.max_side, args.hard_negatives,
                            args.decoys, args.colour, args.surfaces, args.lettering, args.fences, args.fronts,
-                           args.tight_glow)
+                           args.tight_glow, args.zoom)
         if args.stem_steps:
             if args.arch not in ("fast", "patch", "lean") or teacher is None:
                 sys.exit("--stem-steps needs --arch fast, patch or lean, and --teacher")
@@ -284,7 +292,13 @@ def main():
                 loss = loss_fn(logits.float(), t, w, args.pos_weight)
                 if teacher is not None:
                     with torch.no_grad():
-                        soft = torch.sigmoid(teacher(x).float()) * (1 - d)
+                        soft = torch.sigmoid(teacher(x).float())
+                        if args.mirror_teacher:
+                            back = torch.sigmoid(teacher(x.flip(3)).float()).flip(3)
+                            # a plate the mirrored look misses (small, blurred)
+                            # is still a plate: the labels keep it
+                            soft = torch.maximum(torch.minimum(soft, back), t)
+                        soft = soft * (1 - d)
                         if args.fences:  # a teacher that misses a plate behind a fence must not teach the miss
                             soft = torch.maximum(soft, t)
                     kd = F.binary_cross_entropy_with_logits(logits.float(), soft, reduction="none")
@@ -332,15 +346,16 @@ def main():
         "device": str(dev), "torch": torch.__version__, "train_seconds": round(train_s),
         "arch": args.arch, "upsample": args.upsample, "decoys": args.decoys, "colour": args.colour,
         "surfaces": args.surfaces, "lettering": args.lettering, "fences": args.fences, "fronts": args.fronts,
-        "tight_glow": args.tight_glow,
+        "tight_glow": args.tight_glow, "zoom": args.zoom, "mirror_teacher": args.mirror_teacher,
         "freeze_bn": args.freeze_bn,
         "teacher": args.teacher, "distill": args.distill if args.teacher else 0,
         "command": " ".join(["/usr/bin/python3 models/train/train.py --shared ../shared --out OUT",
                              "--synthetic-only" if args.synthetic_only else "",
                              "--arch %s --upsample %s" % (args.arch, args.upsample),
                              "--stem-steps %d" % args.stem_steps if args.stem_steps else "",
-                             "--teacher %s --teacher-upsample %s --distill %g" % (
-                                 args.teacher, args.teacher_upsample, args.distill) if args.teacher else "",
+                             "--teacher %s --teacher-arch %s --teacher-upsample %s --distill %g%s" % (
+                                 args.teacher, args.teacher_arch, args.teacher_upsample, args.distill,
+                                 " --mirror-teacher" if args.mirror_teacher else "") if args.teacher else "",
                              "--hard-negatives" if args.hard_negatives else "",
                              "--decoys" if args.decoys else "",
                              "--colour" if args.colour else "",
@@ -349,6 +364,7 @@ def main():
                              "--fences" if args.fences else "",
                              "--fronts" if args.fronts else "",
                              "--tight-glow" if args.tight_glow else "",
+                             "--zoom" if args.zoom else "",
                              "--freeze-bn" if args.freeze_bn else "",
                              "--init %s" % args.init if args.init else "",
                              "--steps %d --batch %d --lr %g --seed %d --max-side %d --crop %d" % (
