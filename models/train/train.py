@@ -212,6 +212,8 @@ def main():
     ap.add_argument("--no-val", action="store_true", help="train + save weights only (validate later "
                     "with --skip-train --init OUT/platenet.pt)")
     args = ap.parse_args()
+    if args.mirror_teacher and not args.teacher:
+        sys.exit("--mirror-teacher needs --teacher")
     if args.mirror:
         evaluate.MIRRORS = [False, True]
 
