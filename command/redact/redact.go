@@ -5,7 +5,6 @@ package redact
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -25,6 +24,7 @@ import (
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/redact"
+	"github.com/platemask/platemask/sink"
 )
 
 // Options are the command's flags.
@@ -121,6 +121,7 @@ type Result struct {
 
 type config struct {
 	proc     func() (*redact.Processor, error)
+	out      *sink.Dir
 	parser   *ingest.Parser
 	manual   map[string][]image.Rectangle
 	closeAll func()
@@ -136,8 +137,9 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer cfg.closeAll()
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("output folder: %w", err)
+	// The same folder writer as serve's: synced, readable, image before record.
+	if cfg.out, err = sink.NewDir(o.Out); err != nil {
+		return err
 	}
 
 	var paths []string
@@ -299,14 +301,7 @@ func one(ctx context.Context, p *redact.Processor, cfg *config, o *Options, path
 	case err != nil:
 		return fail(err)
 	}
-	rec, err := json.MarshalIndent(job.Record, "", "  ")
-	if err != nil {
-		return fail(err)
-	}
-	if err := writeAtomic(filepath.Join(o.Out, job.Record.Image), job.Output); err != nil {
-		return fail(err)
-	}
-	if err := writeAtomic(filepath.Join(o.Out, strings.TrimSuffix(job.Record.Image, ".jpg")+".json"), append(rec, '\n')); err != nil {
+	if err := cfg.out.Put(ctx, job.Record, job.Output); err != nil {
 		return fail(err)
 	}
 	res.Status, res.Output, res.Regions = StatusRedacted, job.Record.Image, job.Record.Regions
@@ -333,27 +328,6 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read input: %w", errors.Unwrap(err))
 	}
 	return data, nil
-}
-
-// writeAtomic writes data to path through a temporary file and a rename,
-// so a crash never leaves a partial output under the final name.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write output: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	return nil
 }
 
 func writeManifest(path string, results []Result) error {

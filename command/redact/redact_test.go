@@ -131,6 +131,14 @@ func TestRedactFolder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Written as serve's folder sink writes them: for others to read.
+		st, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want -rw-r--r--", name, st.Mode())
+		}
 		switch filepath.Ext(name) {
 		case ".jpg":
 			info, err := jpeginfo.Scan(data)
