@@ -240,32 +240,35 @@ func (r *Registry) List() ([]Camera, error) {
 	return out, nil
 }
 
-// Get returns the camera with id.
-func (r *Registry) Get(id string) (Camera, bool) {
+// Get returns the camera with id. An error means the registry could not
+// be read, which is not the same as an unknown camera.
+func (r *Registry) Get(id string) (Camera, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.reload(); err != nil {
-		return Camera{}, false
+		return Camera{}, false, err
 	}
 	for _, c := range r.cams {
 		if c.ID == id {
-			return c, true
+			return c, true, nil
 		}
 	}
-	return Camera{}, false
+	return Camera{}, false, nil
 }
 
 // Authenticate returns the camera whose token this is. Every hash is
-// compared in constant time.
-func (r *Registry) Authenticate(token string) (Camera, bool) {
+// compared in constant time. An error means the registry could not be
+// read: callers fail closed on it (and tell the operator), rather than
+// answer every camera as if its token were wrong.
+func (r *Registry) Authenticate(token string) (Camera, bool, error) {
 	if token == "" {
-		return Camera{}, false
+		return Camera{}, false, nil
 	}
 	h := []byte(hashToken(token))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.reload(); err != nil {
-		return Camera{}, false
+		return Camera{}, false, err
 	}
 	var found Camera
 	ok := false
@@ -274,7 +277,7 @@ func (r *Registry) Authenticate(token string) (Camera, bool) {
 			found, ok = c, true
 		}
 	}
-	return found, ok
+	return found, ok, nil
 }
 
 // Parser returns the file-name parser of camera id (the built-in schemes
@@ -308,21 +311,21 @@ func ParseRect(s string) (image.Rectangle, error) {
 }
 
 // ByToken is Authenticate for ingest.
-func (r *Registry) ByToken(token string) (ingest.Camera, bool) {
-	c, ok := r.Authenticate(token)
-	if !ok {
-		return ingest.Camera{}, false
+func (r *Registry) ByToken(token string) (ingest.Camera, bool, error) {
+	c, ok, err := r.Authenticate(token)
+	if !ok || err != nil {
+		return ingest.Camera{}, false, err
 	}
-	return ingest.Camera{ID: c.ID, Masks: c.Masks, Network: c.Network, Parser: r.Parser(c.ID)}, true
+	return ingest.Camera{ID: c.ID, Masks: c.Masks, Network: c.Network, Parser: r.Parser(c.ID)}, true, nil
 }
 
 // ByID is Get for ingest.
-func (r *Registry) ByID(id string) (ingest.Camera, bool) {
-	c, ok := r.Get(id)
-	if !ok {
-		return ingest.Camera{}, false
+func (r *Registry) ByID(id string) (ingest.Camera, bool, error) {
+	c, ok, err := r.Get(id)
+	if !ok || err != nil {
+		return ingest.Camera{}, false, err
 	}
-	return ingest.Camera{ID: c.ID, Masks: c.Masks, Network: c.Network, Parser: r.Parser(c.ID)}, true
+	return ingest.Camera{ID: c.ID, Masks: c.Masks, Network: c.Network, Parser: r.Parser(c.ID)}, true, nil
 }
 
 var _ ingest.Cameras = (*Registry)(nil)

@@ -10,8 +10,11 @@ type Camera struct {
 	Parser  *Parser
 }
 
-// Cameras finds registered cameras (the cameras package's Registry).
+// Cameras finds registered cameras (the cameras package's Registry). An
+// error means the registry could not be read: callers keep the image for
+// later instead of handling it as an unknown camera's, which would skip
+// that camera's masks or turn its uploads away as unauthorised.
 type Cameras interface {
-	ByToken(token string) (Camera, bool)
-	ByID(id string) (Camera, bool)
+	ByToken(token string) (Camera, bool, error)
+	ByID(id string) (Camera, bool, error)
 }

@@ -113,7 +113,10 @@ func newAdd(o *Options) *cobra.Command {
 				return cmdutil.UsageError("%w", err)
 			}
 			if o.JSON {
-				c, _ := reg.Get(args[0])
+				c, _, err := reg.Get(args[0])
+				if err != nil {
+					return err
+				}
 				e := entry(c)
 				e.Token = tok
 				return cmdutil.WriteJSON(o.IO.Out, e)
@@ -142,7 +145,10 @@ func newSet(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, ok := reg.Get(args[0])
+			c, ok, err := reg.Get(args[0])
+			if err != nil {
+				return err
+			}
 			if !ok {
 				return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: fmt.Errorf("%w: %s", cameras.ErrNotFound, args[0])}
 			}

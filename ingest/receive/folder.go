@@ -190,7 +190,11 @@ func (f *Folder) take(ctx context.Context, path string) (took bool, err error) {
 		return false, err
 	}
 	rel, _ := filepath.Rel(f.cfg.Dir, path)
-	rc, err := f.sub.Submit(ctx, toQueue(f.camera(rel), filepath.Base(path), data))
+	cam, err := f.camera(rel)
+	if err != nil {
+		return false, err
+	}
+	rc, err := f.sub.Submit(ctx, toQueue(cam, filepath.Base(path), data))
 	if err != nil {
 		return false, err
 	}
@@ -206,15 +210,20 @@ func (f *Folder) take(ctx context.Context, path string) (took bool, err error) {
 }
 
 // camera is the registered camera whose subfolder holds rel, or else the
-// camera the name gives (with no masks).
-func (f *Folder) camera(rel string) ingest.Camera {
+// camera the name gives (with no masks). An unreadable registry is an
+// error, so that a registered camera's masks are never skipped.
+func (f *Folder) camera(rel string) (ingest.Camera, error) {
 	if first, _, ok := strings.Cut(filepath.ToSlash(rel), "/"); ok && f.cams != nil {
-		if c, ok := f.cams.ByID(first); ok {
-			return c
+		c, ok, err := f.cams.ByID(first)
+		if err != nil {
+			return ingest.Camera{}, err
+		}
+		if ok {
+			return c, nil
 		}
 	}
 	p, _ := ingest.NewParser("")
-	return ingest.Camera{ID: p.Parse(rel).Camera, Parser: p}
+	return ingest.Camera{ID: p.Parse(rel).Camera, Parser: p}, nil
 }
 
 func (f *Folder) reject(path string) error {

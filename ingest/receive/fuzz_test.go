@@ -25,18 +25,18 @@ type oneCamera struct{}
 
 const fuzzToken = "pmc_fuzz"
 
-func (oneCamera) ByToken(tok string) (ingest.Camera, bool) {
+func (oneCamera) ByToken(tok string) (ingest.Camera, bool, error) {
 	if tok != fuzzToken {
-		return ingest.Camera{}, false
+		return ingest.Camera{}, false, nil
 	}
-	return oneCamera{}.cam(), true
+	return oneCamera{}.cam(), true, nil
 }
 
-func (oneCamera) ByID(id string) (ingest.Camera, bool) {
+func (oneCamera) ByID(id string) (ingest.Camera, bool, error) {
 	if id != "gate-1" {
-		return ingest.Camera{}, false
+		return ingest.Camera{}, false, nil
 	}
-	return oneCamera{}.cam(), true
+	return oneCamera{}.cam(), true, nil
 }
 
 func (oneCamera) cam() ingest.Camera {

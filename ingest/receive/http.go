@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/platemask/platemask/codec"
@@ -64,6 +65,10 @@ type HTTP struct {
 	sem  chan struct{}
 	buf  *budget
 	mux  *http.ServeMux
+
+	// registryErr holds the registry's read error while it lasts, so that
+	// it is logged once, not on every camera's retry.
+	registryErr atomic.Pointer[string]
 }
 
 // NewHTTP returns the handler for POST /v1/images, /healthz, /readyz and
@@ -112,7 +117,18 @@ func (h *HTTP) upload(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, outcome.ErrBusy)
 		return
 	}
-	cam, ok := h.cams.ByToken(bearer(r))
+	cam, ok, err := h.cams.ByToken(bearer(r))
+	if err != nil {
+		// The camera retries a 503; the operator has to fix the registry.
+		if msg := err.Error(); h.registryErr.Swap(&msg) == nil {
+			h.log.Error("camera registry unreadable: uploads refused until it is fixed", "err", err)
+		}
+		h.refuse(w, err)
+		return
+	}
+	if h.registryErr.Swap(nil) != nil {
+		h.log.Info("camera registry readable again")
+	}
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="platemask"`)
 		h.refuse(w, outcome.ErrUnauthorized)

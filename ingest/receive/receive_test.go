@@ -407,3 +407,83 @@ func TestFolderResendAfterCrash(t *testing.T) {
 		t.Fatalf("queue holds %d jobs for one file, want 1", jobs)
 	}
 }
+
+// An unreadable camera registry (broken JSON after a hand edit) must not
+// read as "no such camera": uploads would be refused as unauthorised
+// (cameras drop those) and dropped files would lose their camera's masks.
+// Both wait instead, and go through once the registry is fixed.
+func TestUnreadableRegistryFailsClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), cameras.DefaultFile)
+	reg, err := cameras.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := image.Rect(0, 0, 100, 20)
+	tok, err := reg.Add(cameras.Camera{ID: "gate-1", Masks: []image.Rectangle{mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(`{"cameras": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	sub := &blockingSubmitter{}
+	ts := httptest.NewServer(receive.NewHTTP(receive.NewDefaultHTTPConfig(), reg, sub, nil, nil))
+	defer ts.Close()
+	if code := upload(t, ts.URL, tok, bytes.NewReader(jpeg(t, 1))); code != http.StatusServiceUnavailable {
+		t.Errorf("upload with the registry unreadable: %d, want 503 (retry)", code)
+	}
+
+	dir := t.TempDir()
+	cfg := receive.NewDefaultFolderConfig(dir)
+	cfg.Settle = 0
+	f, err := receive.NewFolder(cfg, reg, sub, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := filepath.Join(dir, "gate-1", "20241230152519495_N74DYX_VEHICLE_DETECTION.jpg")
+	os.MkdirAll(filepath.Dir(dropped), 0o755)
+	if err := os.WriteFile(dropped, jpeg(t, 2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		f.Scan(ctx)
+	}
+	if _, err := os.Stat(dropped); err != nil {
+		t.Errorf("dropped file taken while the registry was unreadable: %v", err)
+	}
+	if len(sub.got) != 0 {
+		t.Fatalf("%d images submitted while the registry was unreadable", len(sub.got))
+	}
+
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := upload(t, ts.URL, tok, bytes.NewReader(jpeg(t, 1))); code != http.StatusAccepted {
+		t.Errorf("upload once the registry is fixed: %d, want 202", code)
+	}
+	brokertest.Eventually(t, 5*time.Second, func() error {
+		if _, err := f.Scan(ctx); err != nil {
+			return err
+		}
+		if _, err := os.Stat(dropped); err == nil {
+			return errors.New("dropped file still waiting")
+		}
+		return nil
+	})
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.got) != 2 {
+		t.Fatalf("%d images submitted, want 2", len(sub.got))
+	}
+	for _, img := range sub.got {
+		if img.Camera != "gate-1" || len(img.Static) != 1 || img.Static[0] != mask {
+			t.Errorf("image of camera %q with masks %v, want gate-1's mask", img.Camera, img.Static)
+		}
+	}
+}
