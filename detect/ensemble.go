@@ -3,7 +3,6 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"image"
 	"strings"
 
 	"github.com/platemask/platemask/codec"
@@ -57,26 +56,6 @@ func (e *Ensemble) Close() error {
 		errs = append(errs, d.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// Static returns fixed regions, such as a camera's burned-in timestamp
-// overlay. Rectangles are clipped to the image.
-type Static struct {
-	Rects []image.Rectangle
-}
-
-func (s Static) Name() string { return "static" }
-
-func (s Static) Close() error { return nil }
-
-func (s Static) Detect(im *codec.Image) ([]Region, error) {
-	var out []Region
-	for _, r := range s.Rects {
-		if c := r.Intersect(im.Bounds()); !c.Empty() {
-			out = append(out, Region{Rect: c, Kind: "static", Score: 1})
-		}
-	}
-	return out, nil
 }
 
 // Versions lists the models behind d (name, version and hash), for records.

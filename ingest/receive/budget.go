@@ -31,13 +31,6 @@ func (b *budget) give(n int64) {
 	b.mu.Unlock()
 }
 
-// Used reports the bytes reserved now.
-func (b *budget) Used() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}
-
 // account is one request's share of the budget, given back when the
 // request ends.
 type account struct {

@@ -108,7 +108,9 @@ func (h *HTTP) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // upload is POST /v1/images. It answers 202 only after every picture in
-// the request is stored in the broker; on any refusal nothing is queued.
+// the request is stored in the broker. Every check (token, size, format)
+// runs before anything is queued; if the broker fails part-way, the
+// pictures before are queued and a retry is deduplicated by job id.
 func (h *HTTP) upload(w http.ResponseWriter, r *http.Request) {
 	select {
 	case h.sem <- struct{}{}:
@@ -270,7 +272,7 @@ func tooLarge(err, otherwise error) error {
 	return otherwise
 }
 
-// image builds the queue's view of one picture: the registered camera is
+// toQueue builds the queue's view of one picture: the registered camera is
 // authoritative; the name only adds the capture time.
 func toQueue(cam ingest.Camera, source string, data []byte) queue.Image {
 	if source == "." || source == "/" {
