@@ -309,7 +309,8 @@ func one(ctx context.Context, p *redact.Processor, cfg *config, o *Options, path
 }
 
 // readLimited reads at most limit bytes, refusing larger files before they
-// are read whole.
+// are read whole. Its errors drop the *PathError's path (errors.Unwrap):
+// an input's name may hold a plate or a time, and reasons are printed.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -318,7 +319,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat input: %w", err)
+		return nil, fmt.Errorf("stat input: %w", errors.Unwrap(err))
 	}
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", codec.ErrTooLarge, st.Size(), limit)
