@@ -1,6 +1,7 @@
-// Package pipeline holds what `platemask serve` and `platemask worker`
-// share: the broker flags, the redaction flags, and building a processor
-// per worker from them.
+// Package pipeline holds the flags the commands that run the pipeline
+// share: the broker flags (serve, worker, reprocess), the redaction flags
+// (redact, reprocess, serve, worker), and building a processor per worker
+// from them, so that every command reads them the same way.
 package pipeline
 
 import (
@@ -81,7 +82,7 @@ func (b *BrokerFlags) QueueConfig() (queue.Config, error) {
 	return c, nil
 }
 
-// RedactFlags choose detectors and policy, as `platemask redact` does.
+// RedactFlags choose detectors and policy.
 type RedactFlags struct {
 	Detectors   string
 	Method      string
@@ -103,18 +104,18 @@ type RedactFlags struct {
 func (r *RedactFlags) Register(f *pflag.FlagSet) {
 	lim := codec.DefaultLimits()
 	f.StringVar(&r.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
-	f.StringVar(&r.Method, "method", "blur", "how to destroy a region: blur or fill")
-	f.Float64Var(&r.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: calibrated)")
+	f.StringVar(&r.Method, "method", "blur", "how to destroy a region: blur or fill (both use only surrounding pixels)")
+	f.Float64Var(&r.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: each detector's calibrated padding)")
 	f.StringVar(&r.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
 	f.StringVar(&r.Network, "network", "", detect.NetworkUsage)
 	f.StringVar(&r.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
 	f.StringVar(&r.NetManifest, "net-manifest", "", "manifest of --net-model")
-	f.StringVar(&r.Cascade, "cascade", "", "Haar cascade file")
-	f.StringVar(&r.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (sealed, for review) or keep")
-	f.StringVar(&r.TimeBucket, "time-bucket", "day", "time kept in records: none, day or hour")
+	f.StringVar(&r.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
+	f.StringVar(&r.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (never stored as if clean) or keep")
+	f.StringVar(&r.TimeBucket, "time-bucket", "day", "time kept in records from file names: none, day or hour")
 	f.StringVar(&r.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
 	f.IntVar(&r.Quality, "quality", 0, redact.QualityUsage)
-	f.Int64Var(&r.MaxBytes, "max-bytes", lim.MaxBytes, "refuse images larger than this")
+	f.Int64Var(&r.MaxBytes, "max-bytes", lim.MaxBytes, "refuse images larger than this many bytes")
 	f.Int64Var(&r.MaxPixels, "max-pixels", lim.MaxPixels, "refuse images with more pixels than this")
 }
 
@@ -127,14 +128,23 @@ func (r *RedactFlags) Limits() (codec.Limits, error) {
 	return lim, nil
 }
 
-// Keys loads the key ring, creating it on first use.
-func (r *RedactFlags) Keys(notice io.Writer) (*keys.Ring, error) {
-	return keys.Load(r.KeyFile, notice)
+// Setup checks the flags, then loads the key ring (creating it on first
+// use, with a notice), and returns it with a constructor of one Processor
+// (with its own detector) per worker. The checks come first so that a
+// mistyped flag never leaves a new key file behind.
+func (r *RedactFlags) Setup(notice io.Writer) (*keys.Ring, func() (*redact.Processor, error), error) {
+	build, err := r.processors()
+	if err != nil {
+		return nil, nil, err
+	}
+	ring, err := keys.Load(r.KeyFile, notice)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ring, func() (*redact.Processor, error) { return build(ring) }, nil
 }
 
-// Processors checks the flags and returns a constructor of one Processor
-// (with its own detector) per worker.
-func (r *RedactFlags) Processors(ring *keys.Ring) (func() (*redact.Processor, error), error) {
+func (r *RedactFlags) processors() (func(*keys.Ring) (*redact.Processor, error), error) {
 	method, err := redact.ParseMethod(r.Method)
 	if err != nil {
 		return nil, cmdutil.UsageError("--method: %w", err)
@@ -182,7 +192,7 @@ func (r *RedactFlags) Processors(ring *keys.Ring) (func() (*redact.Processor, er
 		c.Network, c.NetModel, c.NetManifest = network, "", ""
 		return detect.New(c)
 	}
-	return func() (*redact.Processor, error) {
+	return func(ring *keys.Ring) (*redact.Processor, error) {
 		d, err := detect.New(dc)
 		if err != nil {
 			return nil, err

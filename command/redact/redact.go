@@ -20,9 +20,8 @@ import (
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/command/cmdutil"
-	"github.com/platemask/platemask/detect"
+	"github.com/platemask/platemask/command/pipeline"
 	"github.com/platemask/platemask/ingest"
-	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/redact"
 	"github.com/platemask/platemask/sink"
 )
@@ -36,28 +35,16 @@ type Options struct {
 	Manifest    string
 	Regions     string
 	NoDetect    bool
-	Method      string
-	Margin      float64
-	Detectors   string
-	Model       string
-	Network     string
-	NetModel    string
-	NetManifest string
-	Cascade     string
 	Workers     int
-	NoPlate     string
-	TimeBucket  string
 	Camera      string
 	NamePattern string
-	KeyFile     string
-	Quality     int
-	MaxBytes    int64
-	MaxPixels   int64
+
+	// The detector and policy flags, as serve, worker and reprocess take them.
+	pipeline.RedactFlags
 }
 
 // New returns the cobra command.
 func New(io *cmdutil.IOStreams) *cobra.Command {
-	lim := codec.DefaultLimits()
 	o := &Options{IO: io}
 	cmd := &cobra.Command{
 		Use:   "redact [flags] INPUT...",
@@ -83,23 +70,10 @@ failed, 2 on usage errors.`,
 	f.StringVar(&o.Manifest, "manifest", "", "write a CSV mapping inputs to outputs (holds original names: keep it private)")
 	f.StringVar(&o.Regions, "regions", "", "CSV of extra regions to redact: image,x,y,w,h (image = input base name)")
 	f.BoolVar(&o.NoDetect, "no-detect", false, "redact only the --regions, run no detector")
-	f.StringVar(&o.Method, "method", "blur", "how to destroy a region: blur or fill (both use only surrounding pixels)")
-	f.Float64Var(&o.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: each detector's calibrated padding)")
-	f.StringVar(&o.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
-	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
-	f.StringVar(&o.Network, "network", "", detect.NetworkUsage)
-	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
-	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
-	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
 	f.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images processed in parallel")
-	f.StringVar(&o.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (write nothing) or keep")
-	f.StringVar(&o.TimeBucket, "time-bucket", "day", "time kept in records from file names: none, day or hour")
 	f.StringVar(&o.Camera, "camera", "", "camera id for every input (default: parsed from file names)")
 	f.StringVar(&o.NamePattern, "name-pattern", "", "regexp with named groups camera, time, plate for your camera's file names")
-	f.StringVar(&o.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
-	f.IntVar(&o.Quality, "quality", 0, redact.QualityUsage)
-	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse inputs larger than this")
-	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse inputs with more pixels than this")
+	o.RedactFlags.Register(f)
 	return cmd
 }
 
@@ -203,45 +177,18 @@ feed:
 }
 
 func setup(o *Options) (*config, error) {
-	method, err := redact.ParseMethod(o.Method)
-	if err != nil {
-		return nil, cmdutil.UsageError("--method: %w", err)
-	}
-	noPlate, err := redact.ParseNoPlate(o.NoPlate)
-	if err != nil {
-		return nil, cmdutil.UsageError("--no-plate: %w", err)
-	}
-	bucket, err := redact.ParseTimeBucket(o.TimeBucket)
-	if err != nil {
-		return nil, cmdutil.UsageError("--time-bucket: %w", err)
-	}
-	if err := redact.CheckQuality(o.Quality); err != nil {
-		return nil, cmdutil.UsageError("--quality: %w", err)
-	}
 	if o.Out == "" {
 		return nil, cmdutil.UsageError("--out is required")
 	}
-	if o.NoDetect && o.Regions == "" {
-		return nil, cmdutil.UsageError("--no-detect needs --regions")
-	}
-	lim := codec.Limits{MaxBytes: o.MaxBytes, MaxPixels: o.MaxPixels, MaxSide: codec.DefaultLimits().MaxSide}
-	if err := lim.Validate(); err != nil {
-		return nil, cmdutil.UsageError("%w", err)
+	if o.NoDetect {
+		if o.Regions == "" {
+			return nil, cmdutil.UsageError("--no-detect needs --regions")
+		}
+		o.Detectors = "none"
 	}
 	parser, err := ingest.NewParser(o.NamePattern)
 	if err != nil {
 		return nil, cmdutil.UsageError("--name-pattern: %w", err)
-	}
-	dc := detect.NewDefaultConfig()
-	dc.Names = splitList(o.Detectors)
-	dc.Margin = o.Margin
-	dc.Cascade, dc.YuNetModel = o.Cascade, o.Model
-	dc.Network, dc.NetModel, dc.NetManifest = o.Network, o.NetModel, o.NetManifest
-	if o.NoDetect {
-		dc.Names = []string{"none"}
-	}
-	if err := dc.Validate(); err != nil {
-		return nil, cmdutil.UsageError("--detector: %w", err)
 	}
 	cfg := &config{parser: parser, closeAll: func() {}}
 	if o.Regions != "" {
@@ -255,22 +202,8 @@ func setup(o *Options) (*config, error) {
 			return nil, cmdutil.UsageError("--regions: %w", err)
 		}
 	}
-	ring, err := keys.Load(o.KeyFile, o.IO.ErrOut)
-	if err != nil {
+	if _, cfg.proc, err = o.RedactFlags.Setup(o.IO.ErrOut); err != nil {
 		return nil, err
-	}
-	// Workers run side by side: one OpenCV thread each.
-	detect.SetThreads(1)
-	policy := redact.Policy{Method: method, TimeBucket: bucket, NoPlate: noPlate}
-	if o.Margin >= 0 {
-		policy.Margin = &o.Margin
-	}
-	cfg.proc = func() (*redact.Processor, error) {
-		d, err := detect.New(dc)
-		if err != nil {
-			return nil, err
-		}
-		return &redact.Processor{Limits: lim, Detector: d, Models: detect.Versions(d), Keys: ring, Policy: policy, Quality: o.Quality}, nil
 	}
 	return cfg, nil
 }
@@ -343,14 +276,6 @@ func writeManifest(path string, results []Result) error {
 		return fmt.Errorf("write manifest: %w", err)
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '+' }) {
-		out = append(out, strings.TrimSpace(p))
-	}
-	return out
 }
 
 // progress reports on stderr: a live line on a terminal, and one line per

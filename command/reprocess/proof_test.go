@@ -20,6 +20,7 @@ import (
 
 	auditcmd "github.com/platemask/platemask/command/audit"
 	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/command/pipeline"
 	reprocesscmd "github.com/platemask/platemask/command/reprocess"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/internal/storetest"
@@ -193,8 +194,9 @@ func newEnv(t *testing.T, s3 *storetest.S3Server, az *storetest.AzureServer) *en
 
 func (e *env) opts(io *cmdutil.IOStreams, from, to string) *reprocesscmd.Options {
 	return &reprocesscmd.Options{IO: io, From: from, To: to, DataDir: e.dataDir, Workers: 2, Window: 4096,
-		Detectors: "none", Method: "blur", Margin: -1, NoPlate: "keep", TimeBucket: "day", KeyFile: e.keyFile,
-		Quality: 85, MaxBytes: 1 << 20, MaxPixels: 1 << 24, JSON: true, Interval: time.Second, Store: &e.cfg}
+		RedactFlags: pipeline.RedactFlags{Detectors: "none", Method: "blur", Margin: -1, NoPlate: "keep",
+			TimeBucket: "day", KeyFile: e.keyFile, Quality: 85, MaxBytes: 1 << 20, MaxPixels: 1 << 24},
+		JSON: true, Interval: time.Second, Store: &e.cfg}
 }
 
 func (e *env) args(from, to string) []string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/command/pipeline"
 	reprocesscmd "github.com/platemask/platemask/command/reprocess"
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/internal/brokertest"
@@ -80,8 +81,9 @@ func TestThroughQueue(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	o := &reprocesscmd.Options{IO: &cmdutil.IOStreams{Out: &out, ErrOut: &errOut}, From: from, To: to,
-		DataDir: t.TempDir(), Workers: 1, Window: 4096, Detectors: "none", Method: "blur", Margin: -1,
-		NoPlate: "quarantine", TimeBucket: "day", KeyFile: keyFile, MaxBytes: 1 << 20, MaxPixels: 1 << 24,
+		DataDir: t.TempDir(), Workers: 1, Window: 4096,
+		RedactFlags: pipeline.RedactFlags{Detectors: "none", Method: "blur", Margin: -1, NoPlate: "quarantine",
+			TimeBucket: "day", KeyFile: keyFile, MaxBytes: 1 << 20, MaxPixels: 1 << 24},
 		JSON: true, Interval: time.Second, Store: &store.Config{}, InFlight: 4, Wait: time.Minute}
 	o.Broker.URLs = srv.URL()
 	if err := reprocesscmd.Run(ctx, o); !errors.Is(err, cmdutil.Failed) {

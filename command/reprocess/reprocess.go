@@ -21,11 +21,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/command/cmdutil"
 	"github.com/platemask/platemask/command/pipeline"
 	"github.com/platemask/platemask/command/storeflag"
-	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/ingest"
 	"github.com/platemask/platemask/keys"
 	"github.com/platemask/platemask/queue"
@@ -50,21 +48,10 @@ type Options struct {
 	JSON                 bool
 	Interval             time.Duration
 
-	Detectors   string
-	Model       string
-	Network     string
-	NetModel    string
-	NetManifest string
-	Cascade     string
-	Method      string
-	Margin      float64
-	NoPlate     string
-	TimeBucket  string
 	NamePattern string
-	KeyFile     string
-	Quality     int
-	MaxBytes    int64
-	MaxPixels   int64
+
+	// The detector and policy flags, as redact, serve and worker take them.
+	pipeline.RedactFlags
 
 	// Broker, when --nats is set, sends the work to the workers of that
 	// queue instead of running workers here.
@@ -79,7 +66,6 @@ type Options struct {
 
 // New returns the cobra command.
 func New(io *cmdutil.IOStreams) *cobra.Command {
-	lim := codec.DefaultLimits()
 	o := &Options{IO: io}
 	cmd := &cobra.Command{
 		Use:   "reprocess --from URL --to URL",
@@ -145,21 +131,8 @@ keys could not be used.`,
 	f.StringVar(&o.Manifest, "manifest", "", "append a CSV mapping source keys to outputs (holds original names: keep it private)")
 	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	f.DurationVar(&o.Interval, "progress-interval", 10*time.Second, "how often to print progress when stderr is not a terminal")
-	f.StringVar(&o.Detectors, "detector", strings.Join(detect.DefaultNames, ","), "detectors to run together: "+strings.Join(detect.Known, ", "))
-	f.StringVar(&o.Model, "model", "", "LPD-YuNet-format ONNX model for the yunet detector")
-	f.StringVar(&o.Network, "network", "", detect.NetworkUsage)
-	f.StringVar(&o.NetModel, "net-model", "", "replace the shipped platenet model with this ONNX file")
-	f.StringVar(&o.NetManifest, "net-manifest", "", "manifest of --net-model")
-	f.StringVar(&o.Cascade, "cascade", "", "Haar cascade file (default: opencv-data's Russian plate cascade)")
-	f.StringVar(&o.Method, "method", "blur", "how to destroy a region: blur or fill")
-	f.Float64Var(&o.Margin, "margin", -1, "padding around each detection as a fraction of its height (-1: calibrated)")
-	f.StringVar(&o.NoPlate, "no-plate", "quarantine", "when no plate is found: quarantine (sealed) or keep")
-	f.StringVar(&o.TimeBucket, "time-bucket", "day", "time kept in records from names: none, day or hour")
 	f.StringVar(&o.NamePattern, "name-pattern", "", "regexp with named groups camera, time, plate for your camera's file names")
-	f.StringVar(&o.KeyFile, "keys", "", "key file (default "+keys.DefaultPath()+"; or set "+keys.EnvHMAC+" and "+keys.EnvSeal+")")
-	f.IntVar(&o.Quality, "quality", 0, redact.QualityUsage)
-	f.Int64Var(&o.MaxBytes, "max-bytes", lim.MaxBytes, "refuse objects larger than this")
-	f.Int64Var(&o.MaxPixels, "max-pixels", lim.MaxPixels, "refuse images with more pixels than this")
+	o.RedactFlags.Register(f)
 	o.stores = storeflag.Add(f)
 	o.Broker.RegisterConnect(f)
 	f.IntVar(&o.InFlight, "in-flight", 64, "with --nats: most jobs published and not yet settled")
@@ -351,62 +324,15 @@ func inside(a, b string) bool {
 }
 
 func setup(o *Options) (*keys.Ring, func() (*redact.Processor, error), *ingest.Parser, error) {
-	method, err := redact.ParseMethod(o.Method)
-	if err != nil {
-		return nil, nil, nil, cmdutil.UsageError("--method: %w", err)
-	}
-	noPlate, err := redact.ParseNoPlate(o.NoPlate)
-	if err != nil {
-		return nil, nil, nil, cmdutil.UsageError("--no-plate: %w", err)
-	}
-	bucket, err := redact.ParseTimeBucket(o.TimeBucket)
-	if err != nil {
-		return nil, nil, nil, cmdutil.UsageError("--time-bucket: %w", err)
-	}
-	lim := codec.Limits{MaxBytes: o.MaxBytes, MaxPixels: o.MaxPixels, MaxSide: codec.DefaultLimits().MaxSide}
-	if err := lim.Validate(); err != nil {
-		return nil, nil, nil, cmdutil.UsageError("%w", err)
-	}
 	parser, err := ingest.NewParser(o.NamePattern)
 	if err != nil {
 		return nil, nil, nil, cmdutil.UsageError("--name-pattern: %w", err)
 	}
-	dc := detect.NewDefaultConfig()
-	dc.Names = splitList(o.Detectors)
-	dc.Margin = o.Margin
-	dc.Cascade, dc.YuNetModel = o.Cascade, o.Model
-	dc.Network, dc.NetModel, dc.NetManifest = o.Network, o.NetModel, o.NetManifest
-	if err := dc.Validate(); err != nil {
-		return nil, nil, nil, cmdutil.UsageError("--detector: %w", err)
-	}
-	if err := redact.CheckQuality(o.Quality); err != nil {
-		return nil, nil, nil, cmdutil.UsageError("--quality: %w", err)
-	}
-	ring, err := keys.Load(o.KeyFile, o.IO.ErrOut)
+	ring, newProc, err := o.RedactFlags.Setup(o.IO.ErrOut)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	detect.SetThreads(1) // workers run side by side
-	policy := redact.Policy{Method: method, TimeBucket: bucket, NoPlate: noPlate}
-	if o.Margin >= 0 {
-		policy.Margin = &o.Margin
-	}
-	newProc := func() (*redact.Processor, error) {
-		d, err := detect.New(dc)
-		if err != nil {
-			return nil, err
-		}
-		return &redact.Processor{Limits: lim, Detector: d, Models: detect.Versions(d), Keys: ring, Policy: policy, Quality: o.Quality}, nil
-	}
 	return ring, newProc, parser, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '+' }) {
-		out = append(out, strings.TrimSpace(p))
-	}
-	return out
 }
 
 func printSummary(io *cmdutil.IOStreams, s Summary) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/platemask/platemask/command/cmdutil"
+	"github.com/platemask/platemask/command/pipeline"
 	redactcmd "github.com/platemask/platemask/command/redact"
 	"github.com/platemask/platemask/command/serve"
 	"github.com/platemask/platemask/keys"
@@ -44,9 +45,10 @@ func BenchmarkServeVsRedact(b *testing.B) {
 		}
 		start := time.Now()
 		err := redactcmd.Run(context.Background(), &redactcmd.Options{IO: &cmdutil.IOStreams{Out: io.Discard, ErrOut: io.Discard},
-			Inputs: []string{in}, Out: filepath.Join(dir, "redact-out"), Method: "blur", Margin: -1, Detectors: "platenet",
-			Workers: workers, NoPlate: "keep", TimeBucket: "day", KeyFile: keyFile, Quality: 0, // the default, as serve runs below
-			MaxBytes: 32 << 20, MaxPixels: 50_000_000})
+			Inputs: []string{in}, Out: filepath.Join(dir, "redact-out"), Workers: workers,
+			RedactFlags: pipeline.RedactFlags{Method: "blur", Margin: -1, Detectors: "platenet", NoPlate: "keep",
+				TimeBucket: "day", KeyFile: keyFile, Quality: 0, // the default, as serve runs below
+				MaxBytes: 32 << 20, MaxPixels: 50_000_000}})
 		if err != nil {
 			b.Fatal(err)
 		}

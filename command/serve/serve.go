@@ -137,11 +137,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err := os.MkdirAll(o.Data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	ring, err := o.Redact.Keys(o.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	newProc, err := o.Redact.Processors(ring)
+	ring, newProc, err := o.Redact.Setup(o.IO.ErrOut)
 	if err != nil {
 		return err
 	}

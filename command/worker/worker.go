@@ -82,11 +82,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	ring, err := o.Redact.Keys(o.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	newProc, err := o.Redact.Processors(ring)
+	ring, newProc, err := o.Redact.Setup(o.IO.ErrOut)
 	if err != nil {
 		return err
 	}
