@@ -89,10 +89,24 @@ func DefaultPath() string {
 	return filepath.Join(dir, "platemask", "keys.json")
 }
 
+// ErrNoKeyFile is Open's error when the key file does not exist.
+var ErrNoKeyFile = errors.New("no key file")
+
 // Load returns the keys from the environment when PLATEMASK_HMAC_KEY is
 // set, otherwise from the file at path, creating it (0600) on first use
 // with a notice on notice.
 func Load(path string, notice io.Writer) (*Ring, error) {
+	return load(path, notice, true)
+}
+
+// Open is Load for processes that read what others sealed (a worker, the
+// queue tools): it never creates a key file. New keys there would open no
+// job, and every job would go to dead letters.
+func Open(path string) (*Ring, error) {
+	return load(path, nil, false)
+}
+
+func load(path string, notice io.Writer, create bool) (*Ring, error) {
 	if os.Getenv(EnvHMAC) != "" {
 		return fromEnv()
 	}
@@ -101,8 +115,11 @@ func Load(path string, notice io.Writer) (*Ring, error) {
 	}
 	st, err := os.Stat(path)
 	switch {
+	case errors.Is(err, os.ErrNotExist) && create:
+		return createFile(path, notice)
 	case errors.Is(err, os.ErrNotExist):
-		return create(path, notice)
+		return nil, fmt.Errorf("%w at %s: give the key file the jobs were sealed with (--keys), or set %s and %s",
+			ErrNoKeyFile, path, EnvHMAC, EnvSeal)
 	case err != nil:
 		return nil, fmt.Errorf("key file: %w", err)
 	case st.Mode().Perm()&0o077 != 0:
@@ -149,7 +166,7 @@ func fromEnv() (*Ring, error) {
 	return r, nil
 }
 
-func create(path string, notice io.Writer) (*Ring, error) {
+func createFile(path string, notice io.Writer) (*Ring, error) {
 	k, err := New("k1")
 	if err != nil {
 		return nil, fmt.Errorf("generate keys: %w", err)

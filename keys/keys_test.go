@@ -85,3 +85,28 @@ func TestSealOpen(t *testing.T) {
 		t.Errorf("tampered payload opened: %v", err)
 	}
 }
+
+// Open is for processes that open what others sealed: a missing file is an
+// error, never a fresh key ring that could open nothing.
+func TestOpenNeverCreates(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo", "keys.json")
+	if _, err := Open(missing); !errors.Is(err, ErrNoKeyFile) {
+		t.Errorf("missing key file: err = %v, want ErrNoKeyFile", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open left something behind: %v", err)
+	}
+	path := filepath.Join(dir, "keys.json")
+	made, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened.Current().ID != made.Current().ID || string(opened.Current().Seal) != string(made.Current().Seal) {
+		t.Error("Open read other keys than Load made")
+	}
+}

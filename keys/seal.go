@@ -52,7 +52,7 @@ func (r *Ring) Open(sealed, aad []byte) ([]byte, error) {
 	id := string(rest[1 : 1+n])
 	k, ok := r.Get(id)
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown key id", ErrSealed)
+		return nil, fmt.Errorf("%w: sealed with key id %q, which this key ring does not hold", ErrSealed, id)
 	}
 	gcm, err := newGCM(k.Seal)
 	if err != nil {

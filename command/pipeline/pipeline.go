@@ -98,6 +98,11 @@ type RedactFlags struct {
 	Quality     int
 	MaxBytes    int64
 	MaxPixels   int64
+
+	// KeysMustExist, set by commands that open jobs others sealed (worker,
+	// reprocess --nats), makes a missing key file an error: new keys there
+	// would open no job, and every job would go to dead letters.
+	KeysMustExist bool
 }
 
 // Register adds the flags.
@@ -129,7 +134,7 @@ func (r *RedactFlags) Limits() (codec.Limits, error) {
 }
 
 // Setup checks the flags, then loads the key ring (creating it on first
-// use, with a notice), and returns it with a constructor of one Processor
+// use, with a notice, unless KeysMustExist), and returns it with a constructor of one Processor
 // (with its own detector) per worker. The checks come first so that a
 // mistyped flag never leaves a new key file behind.
 func (r *RedactFlags) Setup(notice io.Writer) (*keys.Ring, func() (*redact.Processor, error), error) {
@@ -137,7 +142,11 @@ func (r *RedactFlags) Setup(notice io.Writer) (*keys.Ring, func() (*redact.Proce
 	if err != nil {
 		return nil, nil, err
 	}
-	ring, err := keys.Load(r.KeyFile, notice)
+	load := keys.Load
+	if r.KeysMustExist {
+		load = func(path string, _ io.Writer) (*keys.Ring, error) { return keys.Open(path) }
+	}
+	ring, err := load(r.KeyFile, notice)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -328,6 +328,8 @@ func setup(o *Options) (*keys.Ring, func() (*redact.Processor, error), *ingest.P
 	if err != nil {
 		return nil, nil, nil, cmdutil.UsageError("--name-pattern: %w", err)
 	}
+	// Queued work is opened by the workers: they must hold these keys.
+	o.KeysMustExist = o.Broker.URLs != ""
 	ring, newProc, err := o.RedactFlags.Setup(o.IO.ErrOut)
 	if err != nil {
 		return nil, nil, nil, err

@@ -58,6 +58,25 @@ func TestServeAndWorkerRefuseWorldReadableKeyFile(t *testing.T) {
 	}
 }
 
+// TestWorkerNeedsExistingKeys: a worker given a key file that does not
+// exist (a typo, a machine set up without it) stops with the reason and
+// makes no new keys, which could open none of the queue's jobs.
+func TestWorkerNeedsExistingKeys(t *testing.T) {
+	for _, k := range []string{keys.EnvHMAC, keys.EnvSeal, keys.EnvKeyID} {
+		t.Setenv(k, "")
+	}
+	missing := filepath.Join(t.TempDir(), "typo-keys.json")
+	var out, errOut bytes.Buffer
+	code := command.Execute(&cmdutil.IOStreams{Out: &out, ErrOut: &errOut},
+		[]string{"worker", "--nats", "nats://127.0.0.1:1", "--out", t.TempDir(), "--keys", missing})
+	if code == cmdutil.ExitOK || !strings.Contains(errOut.String(), "no key file") {
+		t.Errorf("worker: exit %d, stderr %s", code, errOut.String())
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("worker created a key file: %v", err)
+	}
+}
+
 // TestCameraTokenCannotRedactAsAnotherCamera: gate-1's token posts images
 // that claim gate-2 every way a request can (query, headers, names, form
 // fields); each output's record carries gate-1's pseudonymous label.

@@ -82,6 +82,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	o.Redact.KeysMustExist = true
 	ring, newProc, err := o.Redact.Setup(o.IO.ErrOut)
 	if err != nil {
 		return err
