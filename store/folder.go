@@ -47,7 +47,9 @@ func (f *Folder) path(key string) (string, error) {
 func (f *Folder) List(ctx context.Context, after string, fn func(Object) error) error {
 	st, err := os.Stat(f.root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // an empty store
+		// Not an empty store: a mistyped source would audit as clean, or
+		// reprocess as done.
+		return errors.New("list folder: the folder does not exist")
 	}
 	if err != nil {
 		return fmt.Errorf("list folder: %w", err)

@@ -97,7 +97,15 @@ func Open(ctx context.Context, raw string, c Config) (Store, error) {
 	case strings.HasPrefix(raw, "file://"):
 		return openFolder(strings.TrimPrefix(raw, "file://"))
 	case strings.Contains(raw, "://"):
-		return nil, fmt.Errorf("%w: unknown scheme (use a path, file://, s3:// or az://)", ErrBadURL)
+		scheme, _, _ := strings.Cut(raw, "://")
+		return nil, fmt.Errorf("%w: unknown scheme %q (use a path, file://, s3:// or az://)", ErrBadURL, scheme)
+	}
+	// "s3:/bucket" or "az:acct/c" would otherwise be a folder of that name
+	// in the working directory, and outputs would land there unnoticed.
+	for _, scheme := range []string{"s3:", "az:", "file:"} {
+		if strings.HasPrefix(strings.ToLower(raw), scheme) {
+			return nil, fmt.Errorf("%w: %s needs //, as in %s//bucket/prefix", ErrBadURL, scheme, scheme)
+		}
 	}
 	return openFolder(raw)
 }

@@ -281,7 +281,7 @@ func get(t *testing.T, u string) (string, int) {
 }
 
 func TestOpenRejects(t *testing.T) {
-	for _, u := range []string{"s3://", "az://acct", "az://acct/", "ftp://x/y", "s3:///prefix"} {
+	for _, u := range []string{"s3://", "az://acct", "az://acct/", "ftp://x/y", "s3:///prefix", "s3:/bucket", "S3:bucket", "az:acct/c", "file:/tmp/x"} {
 		if _, err := store.Open(context.Background(), u, store.Config{Azure: store.AzureConfig{AccountKey: "a2V5"}}); !errors.Is(err, store.ErrBadURL) {
 			t.Errorf("Open(%q) = %v", u, err)
 		}
@@ -305,5 +305,18 @@ func TestSplit(t *testing.T) {
 		if _, _, err := store.Split(bad); err == nil {
 			t.Errorf("Split(%q) accepted", bad)
 		}
+	}
+}
+
+// A folder that does not exist is an error to list, not an empty store:
+// otherwise a mistyped source audits as clean and reprocesses as done.
+func TestListMissingFolder(t *testing.T) {
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "sampels"), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.List(context.Background(), "", func(store.Object) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "sampels") {
+		t.Errorf("list of a missing folder: %v, want an error that says so without the path", err)
 	}
 }
