@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,8 +56,13 @@ func New(io *cmdutil.IOStreams) *cobra.Command {
 JSON record beside it. Images in which no plate is found are quarantined
 (not written) unless --no-plate=keep. Bad input is reported and skipped.
 
+Ctrl-C stops after the images in hand; the manifest lists what was done,
+and running the same command again redoes nothing twice (outputs are
+named by content).
+
 Exit status: 0 when every input was redacted or quarantined, 1 when any
-failed, 2 on usage errors.`,
+failed or the run was interrupted, 2 on usage errors, 3 when it could not
+run at all (keys unreadable, output folder not writable).`,
 		Example: `  platemask redact --out redacted/ camera-dump/
   platemask redact --out redacted/ --manifest map.csv --method fill a.jpg b.jpg
   platemask redact --out redacted/ --no-detect --regions boxes.csv review/`,
@@ -106,6 +113,15 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if o.Out != "" {
+		if err := outsideInputs(o.Out, o.Inputs); err != nil {
+			return err
+		}
+	}
+	var paths []string
+	if err := ingest.Walk(o.Inputs, func(p string) error { paths = append(paths, p); return nil }); err != nil {
+		return cmdutil.UsageError("%w", err)
+	}
 	cfg, err := setup(o)
 	if err != nil {
 		return err
@@ -115,13 +131,12 @@ func Run(ctx context.Context, o *Options) error {
 	if cfg.out, err = sink.NewDir(o.Out); err != nil {
 		return err
 	}
-
-	var paths []string
-	if err := ingest.Walk(o.Inputs, func(p string) error { paths = append(paths, p); return nil }); err != nil {
-		return cmdutil.UsageError("%w", err)
-	}
 	results := make([]Result, len(paths))
 	progress := newProgress(o.IO, len(paths))
+	// Ctrl-C or SIGTERM stops handing out inputs; those in hand finish (a
+	// few milliseconds each), and the manifest lists everything done.
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -152,7 +167,7 @@ feed:
 	for i := range paths {
 		select {
 		case jobs <- i:
-		case <-ctx.Done():
+		case <-sigCtx.Done():
 			break feed
 		}
 	}
@@ -167,6 +182,17 @@ feed:
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if sigCtx.Err() != nil {
+		done := 0
+		for _, r := range results {
+			if r.Status != "" {
+				done++
+			}
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Err: fmt.Errorf(
+			"interrupted after %d of %d inputs; run the same command again for the rest (outputs are named by content, so those done are overwritten, not duplicated)",
+			done, len(paths))}
 	}
 	for _, r := range results {
 		if r.Status == StatusFailed {
@@ -264,11 +290,37 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// outsideInputs refuses an output folder inside an input folder: the next
+// run would take its outputs for inputs and redact them again.
+func outsideInputs(out string, inputs []string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	for i, in := range inputs {
+		st, err := os.Stat(in)
+		if err != nil || !st.IsDir() {
+			continue // files, and inputs Walk reports
+		}
+		dir, err := filepath.Abs(in)
+		if err != nil {
+			return fmt.Errorf("input %d: %w", i+1, err)
+		}
+		if rel, err := filepath.Rel(dir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return cmdutil.UsageError("--out lies inside input folder %d: its outputs would be taken as inputs on the next run", i+1)
+		}
+	}
+	return nil
+}
+
 func writeManifest(path string, results []Result) error {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
 	w.Write([]string{"input", "output", "status", "regions"})
 	for _, r := range results {
+		if r.Status == "" {
+			continue // not reached: the run was interrupted
+		}
 		w.Write([]string{r.Input, r.Output, r.Status, strconv.Itoa(r.Regions)})
 	}
 	w.Flush()

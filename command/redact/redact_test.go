@@ -173,21 +173,31 @@ func TestRedactFolder(t *testing.T) {
 
 func TestRedactUsageErrors(t *testing.T) {
 	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	write(t, filepath.Join(in, "a.jpg"), []byte("not checked before the flags"))
 	tests := [][]string{
-		{"redact", "--out", dir, "--method", "smudge", dir},
-		{"redact", dir},
-		{"redact", "--out", dir},
-		{"redact", "--out", dir, "--no-detect", dir},
-		{"redact", "--out", dir, "--detector", "magic", dir},
-		{"redact", "--out", dir, "--network", "fastest", dir},
-		{"redact", "--out", dir, "--network", "fast", "--net-model", "x.onnx", "--net-manifest", "x.json", dir},
-		{"redact", "--out", dir, "--bogus-flag", dir},
-		{"redact", "--out", dir, filepath.Join(dir, "missing")},
+		{"redact", "--out", out, "--method", "smudge", in},
+		{"redact", in},
+		{"redact", "--out", out},
+		{"redact", "--out", out, "--no-detect", in},
+		{"redact", "--out", out, "--detector", "magic", in},
+		{"redact", "--out", out, "--network", "fastest", in},
+		{"redact", "--out", out, "--network", "fast", "--net-model", "x.onnx", "--net-manifest", "x.json", in},
+		{"redact", "--out", out, "--bogus-flag", in},
+		{"redact", "--out", out, filepath.Join(dir, "missing")},
+		{"redact", "--out", filepath.Join(in, "redacted"), in}, // outputs would be inputs next time
 	}
+	keyFile := filepath.Join(dir, "k.json")
 	for _, args := range tests {
-		code, _, stderr := run(t, append(args, "--keys", filepath.Join(dir, "k.json"))...)
+		code, _, stderr := run(t, append(args, "--keys", keyFile)...)
 		if code != cmdutil.ExitUsage || !strings.HasPrefix(stderr, "platemask: ") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+		// A mistake on the command line leaves nothing behind.
+		for _, p := range []string{keyFile, out, filepath.Join(in, "redacted")} {
+			if _, err := os.Stat(p); err == nil {
+				t.Fatalf("%v left %s behind", args, p)
+			}
 		}
 	}
 }
