@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +34,9 @@ type ServerConfig struct {
 	// either way, but only SyncAlways makes it survive a power loss.
 	SyncAlways bool
 }
+
+// ErrPortTaken is StartServer's error when its client port is in use.
+var ErrPortTaken = errors.New("broker port taken")
 
 // DefaultPort is the embedded broker's client port (NATS's own default).
 const DefaultPort = 4222
@@ -67,6 +72,16 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Port == 0 {
 		cfg.Port = DefaultPort
+	}
+	if cfg.Port > 0 {
+		// nats-server logs a bind failure and keeps retrying until the
+		// readiness wait below gives up; say at once what is wrong.
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s (another serve, or a nats-server?): %w", ErrPortTaken, addr, err)
+		}
+		ln.Close()
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("broker data dir: %w", err)

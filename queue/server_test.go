@@ -2,6 +2,8 @@ package queue_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -43,4 +45,29 @@ func TestServerSyncAlways(t *testing.T) {
 			t.Fatalf("after a restart %d jobs queued, want 1", n)
 		}
 	}
+}
+
+// TestServerPortTaken: a client port in use is reported at once, not after
+// the broker's readiness wait, and the data folder is not locked by it.
+func TestServerPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	start := time.Now()
+	_, err = queue.StartServer(queue.ServerConfig{DataDir: dir, Port: port})
+	if !errors.Is(err, queue.ErrPortTaken) {
+		t.Fatalf("err = %v, want ErrPortTaken", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v to report the port in use", d)
+	}
+	srv, err := queue.StartServer(queue.ServerConfig{DataDir: dir, Port: -1})
+	if err != nil {
+		t.Fatalf("data folder unusable after the refusal: %v", err)
+	}
+	srv.Stop()
 }

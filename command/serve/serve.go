@@ -149,6 +149,9 @@ func Run(ctx context.Context, o *Options) error {
 	url := o.Broker.URLs
 	if url == "" {
 		srv, err := queue.StartServer(queue.ServerConfig{DataDir: filepath.Join(o.Data, "broker"), Port: o.BrokerPort, Logger: log, SyncAlways: o.SyncAlways})
+		if errors.Is(err, queue.ErrPortTaken) {
+			return fmt.Errorf("%w; pass --broker-port with a free port, or -1 for any", err)
+		}
 		if err != nil {
 			return err
 		}
