@@ -207,7 +207,7 @@ func (c Camera) check() error {
 		return err
 	}
 	if c.Network != "" && !slices.Contains(models.Networks, c.Network) {
-		return fmt.Errorf("network %q: one of %s, or none for the default", c.Network, strings.Join(models.Networks, ", "))
+		return fmt.Errorf("network %q: one of %s, or \"\" for the workers' own", c.Network, strings.Join(models.Networks, ", "))
 	}
 	return nil
 }

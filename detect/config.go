@@ -29,7 +29,7 @@ type Config struct {
 
 // NetworkUsage explains --network to users of every command that detects.
 var NetworkUsage = "shipped network for the platenet detector instead of the default: " +
-	"fast (detects sooner, redacts more around plates), fences (cameras that look through a fence) " +
+	"fast (detects sooner, redacts more around plates), fences (cameras that look through a fence), " +
 	"mirror (the default's weights looking again at each region mirrored: takes about half as long again, " +
 	"redacts less away from plates) or wide (the previous default, about a fifth slower; see models/README.md)"
 
@@ -47,17 +47,24 @@ func NewDefaultConfig() Config {
 	return Config{Names: DefaultNames, Margin: -1}
 }
 
-// Validate checks names and files before any model is loaded.
+// Validate checks names and files before any model is loaded. Its errors
+// name the command-line flags that set each field, which every command
+// shares.
 func (c Config) Validate() error {
 	if len(c.Names) == 0 {
-		return fmt.Errorf("no detector chosen (one of %s)", strings.Join(Known, ", "))
+		return fmt.Errorf("--detector: none chosen (one of %s)", strings.Join(Known, ", "))
+	}
+	if c.Network != "" || c.NetModel != "" {
+		if !slices.Contains(c.Names, "platenet") {
+			return fmt.Errorf("--network and --net-model choose platenet's weights, but --detector leaves platenet out")
+		}
 	}
 	if c.Network != "" {
 		if !slices.Contains(models.Networks, c.Network) {
-			return fmt.Errorf("unknown network %q (one of %s)", c.Network, strings.Join(models.Networks, ", "))
+			return fmt.Errorf("--network: unknown network %q (one of %s)", c.Network, strings.Join(models.Networks, ", "))
 		}
 		if c.NetModel != "" {
-			return fmt.Errorf("a shipped network and a model file together: choose one")
+			return fmt.Errorf("--network and --net-model together: choose one")
 		}
 	}
 	for _, n := range c.Names {
@@ -65,10 +72,10 @@ func (c Config) Validate() error {
 		case "platenet", "haar", "none":
 		case "yunet":
 			if c.YuNetModel == "" {
-				return fmt.Errorf("detector yunet needs a model file (--model)")
+				return fmt.Errorf("--detector yunet needs a model file (--model)")
 			}
 		default:
-			return fmt.Errorf("unknown detector %q (one of %s)", n, strings.Join(Known, ", "))
+			return fmt.Errorf("--detector: unknown detector %q (one of %s)", n, strings.Join(Known, ", "))
 		}
 	}
 	return nil

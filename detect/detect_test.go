@@ -89,6 +89,10 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Names: []string{"platenet"}, Network: "fences"}, true},
 		{Config{Names: []string{"platenet"}, Network: "fastest"}, false},
 		{Config{Names: []string{"platenet"}, Network: "fast", NetModel: "x.onnx", NetManifest: "x.json"}, false},
+		// A network for a detector list without platenet would be ignored.
+		{Config{Names: []string{"haar"}, Network: "fences"}, false},
+		{Config{Names: []string{"none"}, NetModel: "x.onnx", NetManifest: "x.json"}, false},
+		{Config{Names: []string{"platenet", "haar"}, Network: "fences"}, true},
 	}
 	for _, tt := range tests {
 		if err := tt.c.Validate(); (err == nil) != tt.ok {

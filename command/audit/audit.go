@@ -114,7 +114,7 @@ func Run(ctx context.Context, o *Options) error {
 		dc := detect.NewDefaultConfig()
 		dc.Names = strings.Split(o.Detectors, ",")
 		if err := dc.Validate(); err != nil {
-			return cmdutil.UsageError("--detector: %w", err)
+			return cmdutil.UsageError("%w", err)
 		}
 		detect.SetThreads(1)
 		c.NewDetector = func() (detect.Detector, error) { return detect.New(dc) }

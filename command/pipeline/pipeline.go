@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,7 +186,7 @@ func (r *RedactFlags) processors() (func(*keys.Ring) (*redact.Processor, error),
 	dc.Cascade, dc.YuNetModel = r.Cascade, r.Model
 	dc.Network, dc.NetModel, dc.NetManifest = r.Network, r.NetModel, r.NetManifest
 	if err := dc.Validate(); err != nil {
-		return nil, cmdutil.UsageError("--detector: %w", err)
+		return nil, cmdutil.UsageError("%w", err)
 	}
 	// Workers run side by side: one OpenCV thread each.
 	detect.SetThreads(1)
@@ -198,7 +199,9 @@ func (r *RedactFlags) processors() (func(*keys.Ring) (*redact.Processor, error),
 	// in place of the platenet network chosen here.
 	newNetwork := func(network string) (detect.Detector, error) {
 		c := dc
-		c.Network, c.NetModel, c.NetManifest = network, "", ""
+		if slices.Contains(c.Names, "platenet") { // else the workers run no network to replace
+			c.Network, c.NetModel, c.NetManifest = network, "", ""
+		}
 		return detect.New(c)
 	}
 	return func(ring *keys.Ring) (*redact.Processor, error) {
