@@ -23,7 +23,9 @@ func kinds(t *testing.T) map[string]store.Store {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]store.Store{}
-	f, err := store.Open(ctx, filepath.Join(t.TempDir(), "archive"), store.Config{})
+	// Like the bucket below, the folder exists: listing a missing one is
+	// an error (TestListMissingFolder).
+	f, err := store.Open(ctx, t.TempDir(), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

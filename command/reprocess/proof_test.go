@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"strconv"
 	"sync"
 	"syscall"
@@ -383,12 +384,17 @@ func TestProofReprocessAndAudit(t *testing.T) {
 			}
 			outBuf.Reset()
 			errBuf.Reset()
-			if err := reprocesscmd.Run(ctx, e.opts(&cmdutil.IOStreams{Out: &outBuf, ErrOut: &errBuf}, tt.from, tt.to)); err != nil {
-				t.Fatalf("incremental pass: %v\n%s", err, errBuf.String())
+			// The bad objects are not tried again, but they still fail the run:
+			// a script re-running until exit 0 must not take it as done.
+			if err := reprocesscmd.Run(ctx, e.opts(&cmdutil.IOStreams{Out: &outBuf, ErrOut: &errBuf}, tt.from, tt.to)); !errors.Is(err, cmdutil.Failed) {
+				t.Fatalf("incremental pass: %v, want the earlier failures reported\n%s", err, errBuf.String())
 			}
 			var third reprocesscmd.Summary
 			if err := json.Unmarshal(outBuf.Bytes(), &third); err != nil {
 				t.Fatal(err)
+			}
+			if third.FailedEarlier != int64(len(bad)) || !strings.Contains(errBuf.String(), "--retry-failed") {
+				t.Errorf("incremental pass: %d earlier failures reported, want %d\n%s", third.FailedEarlier, len(bad), errBuf.String())
 			}
 			if third.Redacted != int64(len(added)) || third.Failed != 0 {
 				t.Errorf("incremental pass redacted %d and failed %d, want the %d added objects: %+v",

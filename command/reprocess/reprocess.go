@@ -158,12 +158,15 @@ type Summary struct {
 	Quarantined int64          `json:"quarantined"`
 	Failed      int64          `json:"failed"`
 	FailedBy    map[string]int `json:"failed_by_reason,omitempty"`
-	Skipped     int64          `json:"skipped_done_earlier"`
-	Ignored     int64          `json:"ignored_not_jpeg"`
-	Bytes       int64          `json:"bytes_read"`
-	Seconds     float64        `json:"seconds"`
-	PerSecond   float64        `json:"objects_per_second"`
-	Complete    bool           `json:"complete"`
+	// FailedEarlier are objects that failed in an earlier run and were not
+	// tried again (--retry-failed does).
+	FailedEarlier int64   `json:"failed_earlier_not_retried"`
+	Skipped       int64   `json:"skipped_done_earlier"`
+	Ignored       int64   `json:"ignored_not_jpeg"`
+	Bytes         int64   `json:"bytes_read"`
+	Seconds       float64 `json:"seconds"`
+	PerSecond     float64 `json:"objects_per_second"`
+	Complete      bool    `json:"complete"`
 }
 
 // Run reprocesses o.From into o.To.
@@ -296,6 +299,9 @@ func Run(ctx context.Context, o *Options) error {
 		Skipped: st.Skipped, Ignored: st.Ignored, Bytes: st.Bytes, Seconds: st.Elapsed.Seconds(),
 		Complete: runErr == nil, FailedBy: failedBy}
 	fmu.Unlock()
+	if left := int64(ck.Failures()) - st.Failed; left > 0 {
+		sum.FailedEarlier = left
+	}
 	if s := st.Elapsed.Seconds(); s > 0 {
 		sum.PerSecond = float64(st.Redacted+st.Quarantined+st.Failed) / s
 	}
@@ -312,7 +318,8 @@ func Run(ctx context.Context, o *Options) error {
 		return runErr
 	case runErr != nil:
 		return fmt.Errorf("%w (run the same command again to resume)", runErr)
-	case st.Failed > 0:
+	case st.Failed > 0 || sum.FailedEarlier > 0:
+		// A re-run must not read as a clean finish while failures remain.
 		return cmdutil.Failed
 	}
 	return nil
@@ -340,6 +347,9 @@ func setup(o *Options) (*keys.Ring, func() (*redact.Processor, error), *ingest.P
 func printSummary(io *cmdutil.IOStreams, s Summary) {
 	fmt.Fprintf(io.ErrOut, "reprocess: %d listed: %d redacted, %d quarantined, %d failed, %d done earlier, %d not JPEG; %.1f MB read in %.1fs (%.1f objects/s)\n",
 		s.Listed, s.Redacted, s.Quarantined, s.Failed, s.Skipped, s.Ignored, float64(s.Bytes)/1e6, s.Seconds, s.PerSecond)
+	if s.FailedEarlier > 0 {
+		fmt.Fprintf(io.ErrOut, "reprocess: %d failed in an earlier run and were not tried again (--retry-failed)\n", s.FailedEarlier)
+	}
 	if len(s.FailedBy) > 0 {
 		reasons := make([]string, 0, len(s.FailedBy))
 		for r := range s.FailedBy {
