@@ -131,6 +131,10 @@ func Run(ctx context.Context, o *Options) error {
 	if cfg.out, err = sink.NewDir(o.Out); err != nil {
 		return err
 	}
+	if n := unmatched(cfg.manual, paths); n > 0 {
+		// Counted, not named: the names may hold plates and times.
+		fmt.Fprintf(o.IO.ErrOut, "platemask: %d image names in --regions match no input (rows name inputs by base name); their regions are not used\n", n)
+	}
 	results := make([]Result, len(paths))
 	progress := newProgress(o.IO, len(paths))
 	// Ctrl-C or SIGTERM stops handing out inputs; those in hand finish (a
@@ -288,6 +292,22 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read input: %w", errors.Unwrap(err))
 	}
 	return data, nil
+}
+
+// unmatched counts the images named in --regions that no input has as
+// its base name.
+func unmatched(manual map[string][]image.Rectangle, paths []string) int {
+	names := map[string]bool{}
+	for _, p := range paths {
+		names[filepath.Base(p)] = true
+	}
+	n := 0
+	for name := range manual {
+		if !names[name] {
+			n++
+		}
+	}
+	return n
 }
 
 // outsideInputs refuses an output folder inside an input folder: the next

@@ -70,6 +70,8 @@ func TestRedactFolder(t *testing.T) {
 		write(t, filepath.Join(in, "bad", b.Name+".jpg"), b.Data)
 	}
 	write(t, filepath.Join(in, "notes.txt"), []byte("not an image, not a .jpg: skipped"))
+	// A row for an image that is not among the inputs: counted, not named.
+	regions.WriteString("20241230170000000_GH05TYY_VEHICLE_DETECTION.jpg,1,1,10,10\n")
 	write(t, filepath.Join(dir, "regions.csv"), []byte(regions.String()))
 
 	manifest := filepath.Join(dir, "manifest.csv")
@@ -78,10 +80,13 @@ func TestRedactFolder(t *testing.T) {
 	if code != cmdutil.ExitFailed {
 		t.Errorf("exit %d, want %d (bad inputs failed); stderr:\n%s", code, cmdutil.ExitFailed, stderr)
 	}
-	for _, leak := range []string{"N74DYX", "20241230", "192.168", "AB12CDE", "bad/"} {
+	for _, leak := range []string{"N74DYX", "20241230", "192.168", "AB12CDE", "bad/", "GH05TYY"} {
 		if strings.Contains(stderr, leak) {
 			t.Errorf("stderr mentions %q:\n%s", leak, stderr)
 		}
+	}
+	if !strings.Contains(stderr, "1 image names in --regions match no input") {
+		t.Errorf("stderr does not warn of the unmatched --regions row:\n%s", stderr)
 	}
 
 	f, err := os.Open(manifest)
