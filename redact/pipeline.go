@@ -40,6 +40,12 @@ type Job struct {
 	Name    ingest.Name
 	// Manual regions are destroyed as given, without padding.
 	Manual []image.Rectangle
+	// Static are the camera's masks (burned-in overlays), destroyed as
+	// given; they do not count as plates.
+	Static []image.Rectangle
+	// KeepNoPlate stores the image even when nothing is found: an operator
+	// looked and confirmed there is no plate (a detection still redacts).
+	KeepNoPlate bool
 
 	// Pixel path: img is the whole upright frame. Coefficient path: coef
 	// is the frame and img, when a detector needs pixels, the frame
@@ -82,8 +88,6 @@ type Processor struct {
 	// Images with an EXIF rotation are always re-encoded (upright), at
 	// DefaultQuality when Quality is 0.
 	Quality int
-	// Static regions per camera id, such as burned-in overlays.
-	Static map[string][]image.Rectangle
 }
 
 // Close frees the Processor's detectors.
@@ -181,7 +185,7 @@ func detectStep(_ context.Context, p *Processor, j *Job) error {
 			j.regions = append(j.regions, detect.Region{Rect: c, Kind: "manual", Score: 1})
 		}
 	}
-	for _, r := range p.Static[j.Camera] {
+	for _, r := range j.Static {
 		if c := r.Intersect(b); !c.Empty() {
 			j.regions = append(j.regions, detect.Region{Rect: c, Kind: "static", Score: 1})
 		}
@@ -199,7 +203,7 @@ func detectStep(_ context.Context, p *Processor, j *Job) error {
 			plates++
 		}
 	}
-	if plates == 0 && p.Policy.NoPlate != Keep {
+	if plates == 0 && p.Policy.NoPlate != Keep && !j.KeepNoPlate {
 		return ErrNoPlate
 	}
 	return nil
@@ -252,6 +256,10 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 		detector = j.detector.Name()
 	}
 	b := j.bounds
+	policy := p.Policy
+	if j.KeepNoPlate {
+		policy.NoPlate = Keep
+	}
 	j.Record = Record{
 		Schema:     1,
 		Image:      OutputName(k.HMAC, j.Camera, j.Source, j.Data),
@@ -264,7 +272,7 @@ func nameStep(_ context.Context, p *Processor, j *Job) error {
 		Kinds:      kinds,
 		Detector:   detector,
 		Models:     j.models,
-		Policy:     p.Policy,
+		Policy:     policy,
 		KeyID:      k.ID,
 	}
 	return nil

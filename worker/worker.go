@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -267,19 +266,10 @@ func (p *Pool) process(ctx context.Context, msg jetstream.Msg, m queue.Message, 
 		return nil, err
 	}
 	job = &redact.Job{Data: data, Source: meta.Source, Camera: meta.Camera, Network: meta.Network,
-		Name: ingest.Name{Camera: meta.Camera, Time: meta.Time}, Manual: meta.Manual}
-	pr.Static = nil
-	if len(meta.Static) > 0 {
-		pr.Static = map[string][]image.Rectangle{meta.Camera: meta.Static}
-	}
-	if meta.Review == queue.ReviewNoPlate {
+		Name: ingest.Name{Camera: meta.Camera, Time: meta.Time}, Manual: meta.Manual, Static: meta.Static,
 		// An operator looked and confirmed there is no plate: store it
-		// rather than quarantine it again (a detection still redacts).
-		// The Processor is this job's alone until it is handed back; a
-		// copy would build its own networks and never close them.
-		defer func(keep redact.Policy) { pr.Policy = keep }(pr.Policy)
-		pr.Policy.NoPlate = redact.Keep
-	}
+		// rather than quarantine it again.
+		KeepNoPlate: meta.Review == queue.ReviewNoPlate}
 	if err := pr.Process(ctx, job); err != nil {
 		return nil, err
 	}

@@ -375,3 +375,45 @@ func TestSinkDoesNotHoldTheProcessor(t *testing.T) {
 		t.Errorf("%d outputs, want 4", n)
 	}
 }
+
+// TestCameraMasks: a camera's masks travel with its job and are destroyed
+// beside what the detector finds; a job without masks gets none, although
+// the same workers ran the masked one.
+func TestCameraMasks(t *testing.T) {
+	r := start(t, nil, worker.Config{}, brokertest.Config())
+	mask := image.Rect(500, 300, 600, 340)
+	if _, err := r.q.Submit(context.Background(), queue.Image{Data: jpeg(t, 1, 640, 360), Source: "masked.jpg",
+		Camera: "gate-1", Static: []image.Rectangle{mask}}); err != nil {
+		t.Fatal(err)
+	}
+	r.settled(t)
+	r.submit(t, jpeg(t, 2, 640, 360), "plain.jpg")
+	r.settled(t)
+
+	recs, _ := filepath.Glob(filepath.Join(r.out, "*.json"))
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	var masked, plain int
+	for _, p := range recs {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec redact.Record
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case rec.Kinds["static"] == 1 && rec.Kinds["fake"] == 1 && rec.Regions == 2:
+			masked++
+		case rec.Kinds["static"] == 0 && rec.Regions == 1:
+			plain++
+		default:
+			t.Errorf("record %+v", rec)
+		}
+	}
+	if masked != 1 || plain != 1 {
+		t.Errorf("%d masked and %d plain records, want one each", masked, plain)
+	}
+}
