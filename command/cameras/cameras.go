@@ -42,7 +42,13 @@ pattern (a regexp with named groups camera, time, plate).`,
 }
 
 func (o *Options) registry() (*cameras.Registry, error) {
-	return cameras.Open(filepath.Join(o.Data, cameras.DefaultFile))
+	return cameras.Open(o.registryPath())
+}
+
+// registryPath is said back to the operator: --data is relative to the
+// working directory, and a registry made elsewhere is one serve never reads.
+func (o *Options) registryPath() string {
+	return filepath.Join(o.Data, cameras.DefaultFile)
 }
 
 // Entry is one camera in --json output: never its token or hash.
@@ -122,7 +128,7 @@ func newAdd(o *Options) *cobra.Command {
 				return cmdutil.WriteJSON(o.IO.Out, e)
 			}
 			fmt.Fprintln(o.IO.Out, tok)
-			fmt.Fprintf(o.IO.ErrOut, "platemask: camera %s registered; the token above is shown only once: configure the camera with it\n", args[0])
+			fmt.Fprintf(o.IO.ErrOut, "platemask: camera %s registered in %s; the token above is shown only once: configure the camera with it\n", args[0], o.registryPath())
 			return nil
 		},
 	}
@@ -194,6 +200,9 @@ func newList(o *Options) *cobra.Command {
 			cams, err := reg.List()
 			if err != nil {
 				return err
+			}
+			if len(cams) == 0 {
+				fmt.Fprintf(o.IO.ErrOut, "platemask: no cameras registered in %s (is --data serve's data folder?)\n", o.registryPath())
 			}
 			if o.JSON {
 				out := []Entry{}
