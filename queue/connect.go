@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,14 @@ type ConnectConfig struct {
 func (c ConnectConfig) Validate() error {
 	if strings.TrimSpace(c.URLs) == "" {
 		return errors.New("no broker URL")
+	}
+	// nats.go reads any other scheme as "no servers available", which
+	// hides a plain typo such as http://.
+	for _, u := range strings.Split(c.URLs, ",") {
+		u = strings.TrimSpace(u)
+		if scheme, _, ok := strings.Cut(u, "://"); ok && !slices.Contains([]string{"nats", "tls", "ws", "wss"}, strings.ToLower(scheme)) {
+			return fmt.Errorf("broker URL %q: scheme %s:// is not one of nats://, tls://, ws://, wss://", u, scheme)
+		}
 	}
 	auth := 0
 	for _, set := range []bool{c.User != "", c.NKeyFile != "", c.CredsFile != ""} {

@@ -177,6 +177,10 @@ func TestConnectConfigValidate(t *testing.T) {
 		ok bool
 	}{
 		{queue.ConnectConfig{URLs: "nats://127.0.0.1:4222"}, true},
+		{queue.ConnectConfig{URLs: "nats://a:4222, tls://b:4222,wss://c:443"}, true},
+		{queue.ConnectConfig{URLs: "127.0.0.1:4222"}, true},
+		{queue.ConnectConfig{URLs: "http://127.0.0.1:4222"}, false}, // nats.go would say "no servers available"
+		{queue.ConnectConfig{URLs: "nats://a:4222,https://b"}, false},
 		{queue.ConnectConfig{}, false},
 		{queue.ConnectConfig{URLs: "x", User: "a", CredsFile: "c"}, false},
 		{queue.ConnectConfig{URLs: "x", CertFile: "c"}, false},
