@@ -47,6 +47,9 @@ type Finding struct {
 	Metadata []string `json:"metadata,omitempty"`
 	Trailing int      `json:"trailing_bytes,omitempty"`
 	Plates   int      `json:"plates,omitempty"`
+	// PlateBoxes are where they are (x0,y0 to x1,y1 in the upright
+	// image), so that a reviewer can look: positions, never pixels.
+	PlateBoxes []image.Rectangle `json:"plate_boxes,omitempty"`
 	// Unreadable: the object could not be checked (too large, a JPEG
 	// that does not decode); an audit that cannot look cannot clear it.
 	Unreadable string `json:"unreadable,omitempty"`
@@ -256,12 +259,12 @@ func check(ctx context.Context, c Config, det detect.Detector, key string) (Find
 	if det == nil {
 		return f, "image", nil
 	}
-	n, err := plates(det, data, c.Limits)
+	boxes, err := plates(det, data, c.Limits)
 	if err != nil {
 		f.Unreadable = publicReason(err)
 		return f, "image", nil
 	}
-	f.Plates = n
+	f.Plates, f.PlateBoxes = len(boxes), boxes
 	return f, "image", nil
 }
 
@@ -275,32 +278,33 @@ func publicReason(err error) string {
 	return "does not decode"
 }
 
-// plates counts detections that do not lie on an already-redacted area.
-func plates(det detect.Detector, data []byte, lim codec.Limits) (int, error) {
+// plates returns the detections that do not lie on an already-redacted
+// area.
+func plates(det detect.Detector, data []byte, lim codec.Limits) ([]image.Rectangle, error) {
 	img, err := codec.Decode(data, lim)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer img.Close()
 	found, err := det.Detect(img)
 	if err != nil {
-		return 0, fmt.Errorf("detect: %w", err)
+		return nil, fmt.Errorf("detect: %w", err)
 	}
 	if len(found) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	pix, err := img.Pix()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	b := img.Bounds()
-	n := 0
+	var out []image.Rectangle
 	for _, r := range found {
 		if !Flat(pix, b.Dx(), b.Dy(), inner(r.Rect)) {
-			n++
+			out = append(out, r.Rect)
 		}
 	}
-	return n, nil
+	return out, nil
 }
 
 // inner is the middle half of a detection (a quarter off each side):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"image"
 	mrand "math/rand"
 	"path/filepath"
 	"slices"
@@ -125,6 +126,17 @@ func TestDetectAfterRedaction(t *testing.T) {
 	t.Logf("raw: %v in %v", rawRep.Counts, time.Since(start))
 	if rawRep.Counts["plate"] == 0 || rawRep.Counts["name:time"] != 6 {
 		t.Errorf("raw audit missed leaks: %v", rawRep.Counts)
+	}
+	// Each plate found says where, so that a reviewer can look.
+	for _, f := range rawRep.Findings {
+		if len(f.PlateBoxes) != f.Plates {
+			t.Errorf("%d plates but %d boxes", f.Plates, len(f.PlateBoxes))
+		}
+		for _, b := range f.PlateBoxes {
+			if b.Empty() || !b.In(image.Rect(0, 0, 640, 360)) {
+				t.Errorf("plate box %v outside the 640x360 image", b)
+			}
+		}
 	}
 	haar := func() (detect.Detector, error) { return detect.New(detect.Config{Names: []string{"haar"}, Margin: -1}) }
 	outRep, err := Run(ctx, Config{Store: out, NewDetector: haar, Workers: 2})

@@ -195,7 +195,11 @@ func describe(f audit.Finding) string {
 		parts = append(parts, fmt.Sprintf("%d bytes after end of image", f.Trailing))
 	}
 	if f.Plates > 0 {
-		parts = append(parts, fmt.Sprintf("%d plate(s) detected", f.Plates))
+		boxes := make([]string, len(f.PlateBoxes))
+		for i, r := range f.PlateBoxes {
+			boxes[i] = fmt.Sprintf("%d,%d,%d,%d", r.Min.X, r.Min.Y, r.Dx(), r.Dy())
+		}
+		parts = append(parts, fmt.Sprintf("%d plate(s) detected at x,y,w,h %s", f.Plates, strings.Join(boxes, " ")))
 	}
 	if f.Unreadable != "" {
 		parts = append(parts, "unreadable: "+f.Unreadable)
