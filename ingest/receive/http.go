@@ -149,9 +149,11 @@ func (h *HTTP) upload(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, err)
 		return
 	}
-	for _, p := range parts {
+	for i, p := range parts {
 		if _, err := codec.Check(p.data, h.cfg.Limits); err != nil {
-			h.refuse(w, err)
+			// Which picture of a multipart request: the camera's
+			// integrator has to find it, and the name may not be logged.
+			h.refuseAt(w, err, i+1, len(parts))
 			return
 		}
 	}
@@ -181,11 +183,21 @@ func (h *HTTP) upload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *HTTP) refuse(w http.ResponseWriter, err error) {
+	h.refuseAt(w, err, 0, 0)
+}
+
+// refuseAt is refuse for picture n of total in the request; with more than
+// one picture the answer says which ("picture": n, counted from 1).
+func (h *HTTP) refuseAt(w http.ResponseWriter, err error, n, total int) {
 	k := outcome.Of(err)
 	h.m.Ingested.WithLabelValues("http", k.Reason).Inc()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(k.Status)
-	json.NewEncoder(w).Encode(map[string]string{"error": k.Reason})
+	body := map[string]any{"error": k.Reason}
+	if total > 1 {
+		body["picture"], body["pictures"] = n, total
+	}
+	json.NewEncoder(w).Encode(body)
 }
 
 func bearer(r *http.Request) string {

@@ -109,24 +109,28 @@ func TestUpload(t *testing.T) {
 			png = b.Data
 		}
 	}
+	ctBad, badForm := form(t, [3]string{"licensePlatePicture.jpg", "image/jpeg", string(good)},
+		[3]string{"detectionPicture.jpg", "image/jpeg", string(png)})
 	tests := []struct {
-		name   string
-		token  string
-		ctype  string
-		body   []byte
-		status int
-		jobs   int
+		name    string
+		token   string
+		ctype   string
+		body    []byte
+		status  int
+		jobs    int
+		picture int // which picture the refusal names, in a request of several
 	}{
-		{"no token", "", "image/jpeg", good, 401, 0},
-		{"wrong token", "pmc_nope", "image/jpeg", good, 401, 0},
-		{"jpeg", tok, "image/jpeg", good, 202, 1},
-		{"multipart event", tok, ctForm, body, 202, 2},
-		{"png", tok, "image/jpeg", png, 415, 0},
-		{"text", tok, "application/octet-stream", []byte("hello"), 415, 0},
-		{"truncated", tok, "image/jpeg", good[:len(good)/2], 422, 0},
-		{"too large", tok, "image/jpeg", bytes.Repeat(good, 60), 413, 0},
-		{"form without picture", tok, ctXML, xmlOnly, 415, 0},
-		{"empty", tok, "image/jpeg", nil, 400, 0},
+		{"no token", "", "image/jpeg", good, 401, 0, 0},
+		{"wrong token", "pmc_nope", "image/jpeg", good, 401, 0, 0},
+		{"jpeg", tok, "image/jpeg", good, 202, 1, 0},
+		{"multipart event", tok, ctForm, body, 202, 2, 0},
+		{"multipart with a bad picture", tok, ctBad, badForm, 415, 0, 2},
+		{"png", tok, "image/jpeg", png, 415, 0, 0},
+		{"text", tok, "application/octet-stream", []byte("hello"), 415, 0, 0},
+		{"truncated", tok, "image/jpeg", good[:len(good)/2], 422, 0, 0},
+		{"too large", tok, "image/jpeg", bytes.Repeat(good, 60), 413, 0, 0},
+		{"form without picture", tok, ctXML, xmlOnly, 415, 0, 0},
+		{"empty", tok, "image/jpeg", nil, 400, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,13 +145,17 @@ func TestUpload(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			var out struct {
-				Jobs  []queue.Receipt
-				Error string
+				Jobs    []queue.Receipt
+				Error   string
+				Picture int
 			}
 			raw, _ := io.ReadAll(resp.Body)
 			json.Unmarshal(raw, &out)
 			if resp.StatusCode != tt.status || len(out.Jobs) != tt.jobs {
 				t.Fatalf("status %d, body %s; want %d with %d jobs", resp.StatusCode, raw, tt.status, tt.jobs)
+			}
+			if out.Picture != tt.picture {
+				t.Errorf("refusal names picture %d, want %d: %s", out.Picture, tt.picture, raw)
 			}
 			if strings.Contains(string(raw), "N74DYX") || strings.Contains(string(raw), "gate-1") {
 				t.Errorf("response echoes the name or camera: %s", raw)
