@@ -61,10 +61,14 @@ identifier survives in anything stored.`,
 func Execute(io *cmdutil.IOStreams, args []string) int {
 	root := NewRoot(io)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err != nil {
 		var ee *cmdutil.ExitError
 		if !errors.As(err, &ee) && isUsage(err) {
+			if cmd != nil && strings.Contains(err.Error(), "arg(s)") {
+				// cobra's "accepts 1 arg(s), received 0" says not which.
+				err = fmt.Errorf("%w; usage: %s (see --help)", err, cmd.UseLine())
+			}
 			err = &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 		}
 		if msg := err.Error(); msg != "" && !errors.Is(err, cmdutil.Failed) {
