@@ -121,7 +121,7 @@ keys could not be used.`,
 	f.StringVar(&o.From, "from", "", "source store URL (required)")
 	f.StringVar(&o.To, "to", "", "sink store URL (required)")
 	f.StringVar(&o.Quarantine, "quarantine", "", "store URL for sealed images without a plate (default: quarantine/ in the sink)")
-	f.StringVar(&o.DataDir, "data", DefaultDataDir(), "folder for checkpoints")
+	f.StringVar(&o.DataDir, "data", DefaultCheckpointDir(), "folder for checkpoints")
 	f.IntVar(&o.Workers, "workers", runtime.NumCPU(), "images processed in parallel")
 	f.IntVar(&o.Window, "window", 4096, "most objects listed ahead of the oldest unfinished one")
 	f.BoolVar(&o.DeleteSource, "delete-source", false, "delete each source object once its output is verified in the sink")
@@ -140,8 +140,11 @@ keys could not be used.`,
 	return cmd
 }
 
-// DefaultDataDir is $XDG_DATA_HOME/platemask, or ~/.local/share/platemask.
-func DefaultDataDir() string {
+// DefaultCheckpointDir is $XDG_DATA_HOME/platemask, or
+// ~/.local/share/platemask. Unlike serve's --data (a folder beside the
+// deployment), checkpoints belong to the operator who runs the migration,
+// wherever they run it from.
+func DefaultCheckpointDir() string {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "platemask")
 	}
