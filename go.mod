@@ -14,6 +14,7 @@ require (
 	github.com/spf13/pflag v1.0.10
 	gocv.io/x/gocv v0.31.0
 	golang.org/x/image v0.47.0
+	golang.org/x/sync v0.24.0
 )
 
 require (

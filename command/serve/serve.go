@@ -14,11 +14,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/platemask/platemask/cameras"
 	"github.com/platemask/platemask/command/cmdutil"
@@ -145,6 +145,15 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	// Listen before the broker starts, so that a taken address fails fast
+	// and leaves nothing behind.
+	var ln net.Listener
+	if o.Listen != "" {
+		if ln, err = net.Listen("tcp", o.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		defer ln.Close()
+	}
 
 	url := o.Broker.URLs
 	if url == "" {
@@ -167,62 +176,21 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	m := metrics.New()
-
-	var out sink.Sink
-	where := ""
-	switch o.Sink {
-	case "objects":
-		out, err = sink.NewObjects(ctx, q.JetStream(), sink.ObjectsConfig{Bucket: queue.BucketOut, Replicas: qcfg.Replicas})
-		where = "bucket " + queue.BucketOut
-	default:
-		if o.Out == "" {
-			o.Out = filepath.Join(o.Data, "out")
-		}
-		out, err = sink.NewDir(o.Out)
-		where = o.Out
-	}
+	out, where, err := o.openSink(ctx, q, qcfg.Replicas)
 	if err != nil {
 		return err
 	}
+	m := metrics.New()
 
-	// The first part to fail stops the others.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	run := func(f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil {
-				errs <- err
-			}
-		}()
-	}
+	// The parts run until ctx ends; the first to fail stops the others.
+	g, gctx := errgroup.WithContext(ctx)
 	addrs := Addrs{Broker: url}
-
-	if o.Listen != "" {
+	if ln != nil {
 		hc := receive.NewDefaultHTTPConfig()
 		hc.Limits, hc.MaxBody, hc.Ready = lim, 2*lim.MaxBytes, q.Ready
-		ln, err := net.Listen("tcp", o.Listen)
-		if err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
 		hs := &http.Server{Handler: receive.NewHTTP(hc, reg, q, m, log), ReadHeaderTimeout: 10 * time.Second}
 		addrs.HTTP = "http://" + ln.Addr().String()
-		run(func(ctx context.Context) error {
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				hs.Shutdown(sctx)
-			}()
-			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
-			}
-			return nil
-		})
+		g.Go(func() error { return serveHTTP(gctx, hs, ln) })
 	}
 	inbox := ""
 	if !o.NoInbox {
@@ -234,37 +202,72 @@ func Run(ctx context.Context, o *Options) error {
 		fc.MaxBytes = lim.MaxBytes
 		folder, err := receive.NewFolder(fc, reg, q, m, log)
 		if err != nil {
-			return err
+			return errors.Join(err, stop(g))
 		}
-		run(folder.Run)
+		g.Go(func() error { return folder.Run(gctx) })
 	}
 	if o.Workers > 0 {
 		wc := worker.NewDefaultConfig()
 		wc.Workers, wc.NewProcessor, wc.Log, wc.Metrics = o.Workers, newProc, log, m
 		pool, err := worker.New(q, out, wc)
 		if err != nil {
-			return err
+			return errors.Join(err, stop(g))
 		}
-		run(pool.Run)
+		g.Go(func() error { return pool.Run(gctx) })
 	}
-	run(func(ctx context.Context) error { worker.SampleDepth(ctx, q, m, 5*time.Second); return nil })
+	g.Go(func() error { worker.SampleDepth(gctx, q, m, 5*time.Second); return nil })
 
 	log.Info("platemask serve running", "ingest", addrs.HTTP, "inbox", inbox, "out", where,
 		"broker", url, "workers", o.Workers)
 	if o.Started != nil {
 		o.Started(addrs)
 	}
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
-	}
+	<-gctx.Done()
 	log.Info("platemask serve draining")
-	cancel()
-	wg.Wait()
-	if first != nil {
-		return first
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	log.Info("platemask serve stopped")
+	return nil
+}
+
+// stop ends the parts started so far when a later one cannot start: a
+// part that fails at once cancels the group's context, and Wait waits for
+// the others to drain.
+func stop(g *errgroup.Group) error {
+	g.Go(func() error { return errStartup })
+	if err := g.Wait(); err != nil && !errors.Is(err, errStartup) {
+		return err
+	}
+	return nil
+}
+
+var errStartup = errors.New("a part of serve failed to start")
+
+// openSink opens the output sink --sink names, and says where it is.
+func (o *Options) openSink(ctx context.Context, q *queue.Queue, replicas int) (sink.Sink, string, error) {
+	if o.Sink == "objects" {
+		out, err := sink.NewObjects(ctx, q.JetStream(), sink.ObjectsConfig{Bucket: queue.BucketOut, Replicas: replicas})
+		return out, "bucket " + queue.BucketOut, err
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join(o.Data, "out")
+	}
+	out, err := sink.NewDir(o.Out)
+	return out, o.Out, err
+}
+
+// serveHTTP serves the upload endpoint on ln until ctx ends, then gives
+// requests in flight ten seconds to finish.
+func serveHTTP(ctx context.Context, hs *http.Server, ln net.Listener) error {
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
 	return nil
 }
