@@ -9,6 +9,7 @@ import (
 	"github.com/platemask/platemask/codec"
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/ingest"
+	"github.com/platemask/platemask/jpeginfo"
 	"github.com/platemask/platemask/keys"
 )
 
@@ -156,26 +157,50 @@ func decodeStep(_ context.Context, p *Processor, j *Job) error {
 	if j.detector, j.models, err = p.detectorFor(j.Network); err != nil {
 		return err
 	}
-	if p.Quality == 0 && info.Orientation == 1 {
-		c, err := codec.ReadCoefficients(j.Data)
-		if err == nil {
-			j.coef, j.bounds = c, c.Bounds()
-			if j.detector == nil {
-				return nil // manual and static regions need no pixels
-			}
-			j.img, j.scale, err = c.Reduced(detect.MaxSide(j.detector))
-			return err
-		}
-		if !errors.Is(err, codec.ErrNotTranscodable) {
-			return err
-		}
-	}
-	img, err := codec.Decode(j.Data, p.Limits)
-	if err != nil {
+	if j.coef, err = Coefficients(j.Data, info, p.Quality); err != nil {
 		return err
 	}
-	j.img, j.scale, j.bounds = img, 1, img.Bounds()
+	if j.coef != nil {
+		j.bounds = j.coef.Bounds()
+		if j.detector == nil {
+			return nil // manual and static regions need no pixels
+		}
+	}
+	if j.img, j.scale, err = DetectorPixels(j.Data, j.coef, j.detector, p.Limits); err != nil {
+		return err
+	}
+	if j.coef == nil {
+		j.bounds = j.img.Bounds()
+	}
 	return nil
+}
+
+// Coefficients reads data's coefficients where the default output
+// (quality 0) rewrites blocks in place: an unrotated baseline JPEG that
+// libjpeg can transcode. It returns nil, and no error, where the image is
+// decoded and encoded whole instead. eval reads images through it and
+// DetectorPixels too, so that what it scores is what redact destroys.
+func Coefficients(data []byte, info *jpeginfo.Info, quality int) (*codec.Coefficients, error) {
+	if quality != 0 || info.Orientation != 1 {
+		return nil, nil
+	}
+	c, err := codec.ReadCoefficients(data)
+	if errors.Is(err, codec.ErrNotTranscodable) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// DetectorPixels are the pixels d sees of an image and how many times
+// smaller they are than the frame: decoded reduced from coef where there
+// are coefficients (d scales its input down anyway), else the whole
+// upright frame.
+func DetectorPixels(data []byte, coef *codec.Coefficients, d detect.Detector, lim codec.Limits) (*codec.Image, int, error) {
+	if coef != nil {
+		return coef.Reduced(detect.MaxSide(d))
+	}
+	img, err := codec.Decode(data, lim)
+	return img, 1, err
 }
 
 func detectStep(_ context.Context, p *Processor, j *Job) error {

@@ -4,7 +4,6 @@ package eval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/platemask/platemask/detect"
 	"github.com/platemask/platemask/eval"
 	"github.com/platemask/platemask/jpeginfo"
+	"github.com/platemask/platemask/redact"
 )
 
 // Options are the command's flags.
@@ -198,7 +198,7 @@ func readLabelled(dir, name string, plates []image.Rectangle, lim codec.Limits) 
 	if info.Orientation >= 5 { // turned a quarter: upright it is taller
 		bounds = image.Rect(0, 0, info.Height, info.Width)
 	}
-	coef, err := coefficients(data, info)
+	coef, err := redact.Coefficients(data, info, 0) // as redact's default output
 	if err != nil {
 		return nil, fmt.Errorf("labelled image %s: %w", name, err)
 	}
@@ -237,32 +237,11 @@ func scoreImage(o *Options, dets []detect.Detector, reports []*eval.Report, im *
 	return nil
 }
 
-// coefficients reads the image's coefficients once for every detector,
-// where redact's default path would: an unrotated baseline YCbCr or grey
-// JPEG. Other images (nil) are decoded whole and re-encoded whole.
-func coefficients(data []byte, info *jpeginfo.Info) (*codec.Coefficients, error) {
-	if info.Orientation != 1 {
-		return nil, nil
-	}
-	c, err := codec.ReadCoefficients(data)
-	if errors.Is(err, codec.ErrNotTranscodable) {
-		return nil, nil
-	}
-	return c, err
-}
-
-// detectAsRedact runs d on the pixels redact gives it: an upright frame
-// with an EXIF rotation, else the frame decoded reduced from coef where d
-// scales it down anyway. Only the detector's own time is counted.
+// detectAsRedact runs d on the pixels redact gives it (redact.Coefficients
+// read once for every detector, then redact.DetectorPixels). Only the
+// detector's own time is counted.
 func detectAsRedact(d detect.Detector, data []byte, info *jpeginfo.Info, coef *codec.Coefficients, lim codec.Limits) ([]detect.Region, float64, error) {
-	var img *codec.Image
-	scale := 1
-	var err error
-	if coef != nil {
-		img, scale, err = coef.Reduced(detect.MaxSide(d))
-	} else {
-		img, err = codec.Decode(data, lim)
-	}
+	img, scale, err := redact.DetectorPixels(data, coef, d, lim)
 	if err != nil {
 		return nil, 0, err
 	}
