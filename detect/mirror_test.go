@@ -44,21 +44,22 @@ func TestMirrorRects(t *testing.T) {
 	}
 }
 
-// TestAgree checks the mirrored pass on a generated street scene against
-// its definition: never above the first heat map, zero outside the crops,
-// and inside them close to the lower of the first heat map and that of
-// the whole image mirrored (the crops lack some context, so not equal).
-func TestAgree(t *testing.T) {
+// mirrorSetup runs the default network with the mirrored pass set up by
+// gate on a generated street scene, and returns the net, the first pass's
+// heat map, that of the whole input mirrored (mirrored back), and the grid.
+func mirrorSetup(t *testing.T, gate func(*models.Manifest)) (n *Net, heat, whole []float32, gw, gh int, valid image.Rectangle) {
+	t.Helper()
 	onnx, m, err := models.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Mirror = true
-	n, err := NewNet(onnx, m, NetPadding(m))
+	gate(&m)
+	n, err = NewNet(onnx, m, NetPadding(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
+	t.Cleanup(func() { n.Close() })
 	data, _ := testenv.SceneJPEG(t, 3, 1600, 900, 3, 90)
 	im, err := codec.Decode(data, codec.DefaultLimits())
 	if err != nil {
@@ -78,10 +79,10 @@ func TestAgree(t *testing.T) {
 		}
 		return slices.Clone(h)
 	}
-	heat := forward(&n.net, n.in.blob)
+	heat = forward(&n.net, n.in.blob)
 	sizes := n.in.blob.Size()
 	ph, pw := sizes[2], sizes[3]
-	gw, gh := pw/m.Output.Stride, ph/m.Output.Stride
+	gw, gh = pw/m.Output.Stride, ph/m.Output.Stride
 
 	// The whole input mirrored, and its heat map mirrored back.
 	src, err := n.in.blob.DataPtrFloat32()
@@ -99,21 +100,29 @@ func TestAgree(t *testing.T) {
 			dst[row*pw+pw-1-x] = src[row*pw+x]
 		}
 	}
-	whole := forward(n.mirror, flipped)
-
+	mirrored := forward(n.mirror, flipped)
+	whole = make([]float32, len(mirrored))
+	for y := range gh {
+		for x := range gw {
+			whole[y*gw+x] = mirrored[y*gw+gw-1-x]
+		}
+	}
 	s := m.Output.Stride
-	valid := image.Rect(0, 0, (n.in.scaled.X+s-1)/s, (n.in.scaled.Y+s-1)/s)
+	valid = image.Rect(0, 0, (n.in.scaled.X+s-1)/s, (n.in.scaled.Y+s-1)/s)
+	return n, heat, whole, gw, gh, valid
+}
+
+// TestAgree checks the mirrored pass on a generated street scene against
+// its definition: never above the first heat map, zero outside the crops,
+// and inside them close to the lower of the first heat map and that of
+// the whole image mirrored (the crops lack some context, so not equal).
+func TestAgree(t *testing.T) {
+	n, heat, whole, gw, gh, valid := mirrorSetup(t, func(m *models.Manifest) { m.MirrorBelow, m.MirrorMinHeight = 0, 0 })
 	got, err := n.agree(heat, gw, gh, valid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var boxes []image.Rectangle
-	for _, c := range plateComponents(heat, gw, gh, float32(m.Threshold), valid, float32(m.SplitStep)) {
-		if c.peak >= float32(m.MinPeak) {
-			boxes = append(boxes, c.rect)
-		}
-	}
-	crops := mirrorRects(boxes, image.Rect(0, 0, gw, gh))
+	crops := mirrorRects(n.mirrorBoxes(heat, gw, gh, valid), image.Rect(0, 0, gw, gh))
 	if len(crops) == 0 {
 		t.Fatal("no crops: the scene's plates were not found")
 	}
@@ -127,9 +136,9 @@ func TestAgree(t *testing.T) {
 				t.Fatalf("cell %d,%d: %v above the first pass's %v", x, y, got[i], heat[i])
 			case !in && got[i] != 0:
 				t.Fatalf("cell %d,%d outside the crops: %v, want 0", x, y, got[i])
-			case in && heat[i] >= float32(m.Threshold):
+			case in && heat[i] >= float32(n.m.Threshold):
 				strong++
-				want := min(heat[i], whole[y*gw+gw-1-x])
+				want := min(heat[i], whole[i])
 				if d := got[i] - want; d < 0.1 && d > -0.1 {
 					close++
 				}
@@ -138,5 +147,45 @@ func TestAgree(t *testing.T) {
 	}
 	if strong == 0 || close < strong*9/10 {
 		t.Errorf("%d of %d cells above the threshold within 0.1 of the whole mirrored image's", close, strong)
+	}
+}
+
+// TestAgreeGated: with mirror_below, only the components that peak below
+// it and are tall enough are looked at again; every cell outside their
+// boxes keeps the first pass's heat exactly, and those inside come close
+// to the lower of the two passes.
+func TestAgreeGated(t *testing.T) {
+	// A gate that lets some of the scene's components through and holds
+	// others back, whatever the shipped one is.
+	n, heat, whole, gw, gh, valid := mirrorSetup(t, func(m *models.Manifest) { m.MirrorBelow, m.MirrorMinHeight = 0.99, 2 })
+	got, err := n.agree(heat, gw, gh, valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes := n.mirrorBoxes(heat, gw, gh, valid)
+	all := len(plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, float32(n.m.SplitStep)))
+	if len(boxes) == 0 || len(boxes) == all {
+		t.Fatalf("the gate chose %d of %d components; the test needs some of each", len(boxes), all)
+	}
+	var inside, close int
+	for y := range gh {
+		for x := range gw {
+			i := y*gw + x
+			in := slices.ContainsFunc(boxes, func(r image.Rectangle) bool { return image.Pt(x, y).In(r) })
+			switch {
+			case !in && got[i] != heat[i]:
+				t.Fatalf("cell %d,%d outside the chosen boxes: %v, want the first pass's %v", x, y, got[i], heat[i])
+			case got[i] > heat[i]:
+				t.Fatalf("cell %d,%d: %v above the first pass's %v", x, y, got[i], heat[i])
+			case in && heat[i] >= float32(n.m.Threshold):
+				inside++
+				if d := got[i] - min(heat[i], whole[i]); d < 0.1 && d > -0.1 {
+					close++
+				}
+			}
+		}
+	}
+	if inside == 0 || close < inside*9/10 {
+		t.Errorf("%d of %d cells in the chosen boxes within 0.1 of the whole mirrored image's", close, inside)
 	}
 }

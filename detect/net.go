@@ -216,21 +216,22 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 // model takes for one mostly does so one way only. Only crops around the
 // components are run again (see mirrorRects), so the pass costs a share
 // of a forward pass, not a whole one. Cells outside the crops become
-// zero; no box could come from them.
+// zero; no box could come from them. With mirror_below (gated), only the
+// components the first pass is unsure of and large enough to read are
+// looked at again, and only the cells in their boxes can change.
 func (n *Net) agree(heat []float32, gw, gh int, valid image.Rectangle) ([]float32, error) {
-	var boxes []image.Rectangle
-	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, float32(n.m.SplitStep)) {
-		if c.peak >= float32(n.m.MinPeak) {
-			boxes = append(boxes, c.rect)
-		}
-	}
+	boxes := n.mirrorBoxes(heat, gw, gh, valid)
 	blob, err := n.in.blob.DataPtrFloat32()
 	if err != nil {
 		return nil, err
 	}
 	stride := n.m.Output.Stride
 	pw, ph := gw*stride, gh*stride
+	gated := n.m.MirrorBelow > 0
 	out := make([]float32, len(heat))
+	if gated {
+		copy(out, heat)
+	}
 	for _, r := range mirrorRects(boxes, image.Rect(0, 0, gw, gh)) {
 		w, h := r.Dx()*stride, r.Dy()*stride
 		crop := gocv.NewMatWithSizes([]int{1, 3, h, w}, gocv.MatTypeCV32F)
@@ -259,16 +260,43 @@ func (n *Net) agree(heat []float32, gw, gh int, valid image.Rectangle) ([]float3
 			crop.Close()
 			return nil, err
 		}
-		for y := range r.Dy() {
-			for x := range r.Dx() {
-				i := (r.Min.Y+y)*gw + r.Min.X + x
-				out[i] = min(heat[i], mh[y*r.Dx()+r.Dx()-1-x])
+		lower := func(b image.Rectangle) {
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					out[y*gw+x] = min(heat[y*gw+x], mh[(y-r.Min.Y)*r.Dx()+r.Max.X-1-x])
+				}
+			}
+		}
+		if !gated {
+			lower(r)
+		} else {
+			for _, b := range boxes {
+				if b.In(r) { // crops do not overlap: each box lies in one
+					lower(b)
+				}
 			}
 		}
 		m.Close()
 		crop.Close()
 	}
 	return out, nil
+}
+
+// mirrorBoxes are the boxes (in cells) of the components the mirrored pass
+// looks at again: every one that could become a box, or with mirror_below
+// only those peaking below it and at least mirror_min_height cells high.
+func (n *Net) mirrorBoxes(heat []float32, gw, gh int, valid image.Rectangle) []image.Rectangle {
+	var boxes []image.Rectangle
+	for _, c := range plateComponents(heat, gw, gh, float32(n.m.Threshold), valid, float32(n.m.SplitStep)) {
+		if c.peak < float32(n.m.MinPeak) {
+			continue
+		}
+		if n.m.MirrorBelow > 0 && (c.peak >= float32(n.m.MirrorBelow) || c.rect.Dy() < n.m.MirrorMinHeight) {
+			continue
+		}
+		boxes = append(boxes, c.rect)
+	}
+	return boxes
 }
 
 // The mirrored pass gives each crop mirrorContext cells (32 px at the

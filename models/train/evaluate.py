@@ -174,16 +174,29 @@ def mirror_rects(comps, grid_shape):
     return rs
 
 
-def agree(hm, blob, scale, shape, run, threshold, min_peak=0.0, split_step=0.0):
+def agree(hm, blob, scale, shape, run, threshold, min_peak=0.0, split_step=0.0, below=0.0, min_height=0):
     """The heat map after the mirrored pass: inside the crops around the
     components (at threshold, peak >= min_peak) the lower of hm and the
     mirrored crop's heat map mirrored back; zero outside them, where no
-    box can come from. run(blob) returns a heat map."""
+    box can come from. run(blob) returns a heat map. With below above 0
+    (the manifest's mirror_below, the Go Net.agree gated), only components
+    peaking below it and at least min_height cells high are looked at
+    again, only the cells inside their boxes take the lower value, and
+    every other cell keeps its heat."""
     comps = [k for k in components(hm, threshold, valid_grid(scale, shape), split_step) if k[4] >= min_peak]
-    out = np.zeros_like(hm)
+    if below > 0:
+        comps = [k for k in comps if k[4] < below and k[3] >= min_height]
+    out = hm.copy() if below > 0 else np.zeros_like(hm)
     for x0, y0, x1, y1 in mirror_rects(comps, hm.shape):
         crop = np.ascontiguousarray(blob[:, :, y0 * STRIDE:y1 * STRIDE, x0 * STRIDE:x1 * STRIDE][:, :, :, ::-1])
-        out[y0:y1, x0:x1] = np.minimum(hm[y0:y1, x0:x1], run(crop)[:, ::-1])
+        m = np.zeros_like(hm)
+        m[y0:y1, x0:x1] = run(crop)[:, ::-1]
+        if below <= 0:
+            out[y0:y1, x0:x1] = np.minimum(hm[y0:y1, x0:x1], m[y0:y1, x0:x1])
+            continue
+        for (x, y, w, h, *_) in comps:
+            if x0 <= x and x + w <= x1 and y0 <= y and y + h <= y1:
+                out[y:y + h, x:x + w] = np.minimum(hm[y:y + h, x:x + w], m[y:y + h, x:x + w])
     return out
 
 
@@ -192,7 +205,8 @@ def mirror_of(man):
     else None."""
     if not man.get("mirror", False):
         return None
-    return dict(threshold=man["threshold"], min_peak=man.get("min_peak", 0.0), split_step=man.get("split_step", 0.0))
+    return dict(threshold=man["threshold"], min_peak=man.get("min_peak", 0.0), split_step=man.get("split_step", 0.0),
+                below=man.get("mirror_below", 0.0), min_height=man.get("mirror_min_height", 0))
 
 
 def cv2_runner(net):
