@@ -30,8 +30,8 @@ type Config struct {
 // NetworkUsage explains --network to users of every command that detects.
 var NetworkUsage = "shipped network for the platenet detector instead of the default: " +
 	"fast (detects sooner, redacts more around plates), fences (cameras that look through a fence), " +
-	"mirror (the default's weights looking again at each region mirrored: takes about half as long again, " +
-	"redacts less away from plates) or wide (the previous default, about a fifth slower; see models/README.md)"
+	"mirror (the default's weights looking again at every region mirrored, where the default looks again only at " +
+	"large ones it is unsure of: takes about a third longer, redacts a little less away from plates, misses more small ones) or wide (the previous default, about a fifth slower; see models/README.md)"
 
 // DefaultNames is the default detector: the shipped model alone. Adding the
 // Haar cascade (platenet,haar) finds no more of the 759 labelled plates, at
