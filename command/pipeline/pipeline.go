@@ -135,9 +135,10 @@ func (r *RedactFlags) Limits() (codec.Limits, error) {
 }
 
 // Setup checks the flags, then loads the key ring (creating it on first
-// use, with a notice, unless KeysMustExist), and returns it with a constructor of one Processor
-// (with its own detector) per worker. The checks come first so that a
-// mistyped flag never leaves a new key file behind.
+// use, with a notice, unless KeysMustExist), and returns it with a
+// constructor of one Processor (with its own detector) per worker. The
+// checks come first so that a mistyped flag never leaves a new key file
+// behind.
 func (r *RedactFlags) Setup(notice io.Writer) (*keys.Ring, func() (*redact.Processor, error), error) {
 	build, err := r.processors()
 	if err != nil {
