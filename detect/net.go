@@ -221,13 +221,16 @@ func (n *Net) Detect(im *codec.Image) ([]Region, error) {
 // looked at again, and only the cells in their boxes can change.
 func (n *Net) agree(heat []float32, gw, gh int, valid image.Rectangle) ([]float32, error) {
 	boxes := n.mirrorBoxes(heat, gw, gh, valid)
+	gated := n.m.MirrorBelow > 0
+	if gated && len(boxes) == 0 {
+		return heat, nil // most frames hold no component to look at again
+	}
 	blob, err := n.in.blob.DataPtrFloat32()
 	if err != nil {
 		return nil, err
 	}
 	stride := n.m.Output.Stride
 	pw, ph := gw*stride, gh*stride
-	gated := n.m.MirrorBelow > 0
 	out := make([]float32, len(heat))
 	if gated {
 		copy(out, heat)
