@@ -182,6 +182,30 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	m := metrics.New()
 
+	// Every part is built before any starts, so one that cannot be built
+	// leaves nothing running.
+	var folder *receive.Folder
+	inbox := ""
+	if !o.NoInbox {
+		inbox = o.Inbox
+		if inbox == "" {
+			inbox = filepath.Join(o.Data, "inbox")
+		}
+		fc := receive.NewDefaultFolderConfig(inbox)
+		fc.MaxBytes = lim.MaxBytes
+		if folder, err = receive.NewFolder(fc, reg, q, m, log); err != nil {
+			return err
+		}
+	}
+	var pool *worker.Pool
+	if o.Workers > 0 {
+		wc := worker.NewDefaultConfig()
+		wc.Workers, wc.NewProcessor, wc.Log, wc.Metrics = o.Workers, newProc, log, m
+		if pool, err = worker.New(q, out, wc); err != nil {
+			return err
+		}
+	}
+
 	// The parts run until ctx ends; the first to fail stops the others.
 	g, gctx := errgroup.WithContext(ctx)
 	addrs := Addrs{Broker: url}
@@ -192,27 +216,10 @@ func Run(ctx context.Context, o *Options) error {
 		addrs.HTTP = "http://" + ln.Addr().String()
 		g.Go(func() error { return serveHTTP(gctx, hs, ln) })
 	}
-	inbox := ""
-	if !o.NoInbox {
-		inbox = o.Inbox
-		if inbox == "" {
-			inbox = filepath.Join(o.Data, "inbox")
-		}
-		fc := receive.NewDefaultFolderConfig(inbox)
-		fc.MaxBytes = lim.MaxBytes
-		folder, err := receive.NewFolder(fc, reg, q, m, log)
-		if err != nil {
-			return errors.Join(err, stop(g))
-		}
+	if folder != nil {
 		g.Go(func() error { return folder.Run(gctx) })
 	}
-	if o.Workers > 0 {
-		wc := worker.NewDefaultConfig()
-		wc.Workers, wc.NewProcessor, wc.Log, wc.Metrics = o.Workers, newProc, log, m
-		pool, err := worker.New(q, out, wc)
-		if err != nil {
-			return errors.Join(err, stop(g))
-		}
+	if pool != nil {
 		g.Go(func() error { return pool.Run(gctx) })
 	}
 	g.Go(func() error { worker.SampleDepth(gctx, q, m, 5*time.Second); return nil })
@@ -230,19 +237,6 @@ func Run(ctx context.Context, o *Options) error {
 	log.Info("platemask serve stopped")
 	return nil
 }
-
-// stop ends the parts started so far when a later one cannot start: a
-// part that fails at once cancels the group's context, and Wait waits for
-// the others to drain.
-func stop(g *errgroup.Group) error {
-	g.Go(func() error { return errStartup })
-	if err := g.Wait(); err != nil && !errors.Is(err, errStartup) {
-		return err
-	}
-	return nil
-}
-
-var errStartup = errors.New("a part of serve failed to start")
 
 // openSink opens the output sink --sink names, and says where it is.
 func (o *Options) openSink(ctx context.Context, q *queue.Queue, replicas int) (sink.Sink, string, error) {
